@@ -1,0 +1,92 @@
+"""`store-sales` command line: make synthetic data, run templates."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _value(text: str):
+    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _cmd_synth(args) -> int:
+    from .synth import generate
+
+    info = generate(args.out, seed=args.seed, n_stores=args.stores, start=args.start)
+    print(f"synthetic data written to {Path(args.out).resolve()} ({info})")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from . import runner
+
+    params = {}
+    for path in args.parameters_file or []:
+        params.update(yaml.safe_load(Path(path).read_text()) or {})
+    for name, value in args.parameter or []:
+        params[name] = _value(value)
+    if args.list_params:
+        for name, default in runner.notebook_parameters(
+            runner.resolve_notebook(args.notebook)
+        ).items():
+            print(f"{name} = {default!r}")
+        return 0
+    try:
+        out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
+    except ValueError as err:  # bad parameters: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    metrics = runner.read_metrics(out_dir)
+    print("\n== run finished ==")
+    if "val_rmsle" in metrics:
+        print(f"val RMSLE        {metrics['val_rmsle']:.5f}")
+    print(f"outputs          {out_dir}")
+    wb = metrics.get("wandb") or {}
+    if wb.get("mode") == "offline" and wb.get("dir"):
+        print(f"W&B (offline)    upload: wandb sync {wb['dir']}")
+        print(f"                 browse: wandb leet {wb['dir']}")
+    elif wb.get("mode") == "online":
+        print(f"W&B (online)     run id {wb.get('run_id')}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="store-sales", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write the seven competition files with synthetic data")
+    p.add_argument("out", help="folder to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stores", type=int, default=54, help="number of stores (54 = full scale)")
+    p.add_argument("--start", default="2013-01-01", help="first train day (later = smaller)")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("run", help="run a template notebook through papermill")
+    p.add_argument("notebook", help="template name (exp001) or notebook path")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("-f", "--parameters-file", action="append", help="YAML file of parameters")
+    p.add_argument("--list-params", action="store_true", help="list parameters and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
+    p.set_defaults(func=_cmd_run)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Load and check the seven competition files, in lean dtypes.
+
+All files go through one pyarrow-based reader: it parses the 3M-row train.csv several times
+faster than pandas' C engine and lets every problem (missing file, missing column, bad date)
+surface as one `DataError` that names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .config import COMPETITION, HORIZON, on_kaggle, real_data_dir, synthetic_data_dir
+
+DATE = pa.date32()
+FAMILY = pa.dictionary(pa.int32(), pa.string())
+# Required columns per file and their arrow types (None: let arrow infer; strings stay strings).
+SCHEMAS: dict[str, dict[str, pa.DataType | None]] = {
+    "train": {
+        "id": pa.int32(),
+        "date": DATE,
+        "store_nbr": pa.int16(),
+        "family": FAMILY,
+        "sales": pa.float32(),
+        "onpromotion": pa.int16(),
+    },
+    "test": {
+        "id": pa.int32(),
+        "date": DATE,
+        "store_nbr": pa.int16(),
+        "family": FAMILY,
+        "onpromotion": pa.int16(),
+    },
+    "stores": {
+        "store_nbr": pa.int16(),
+        "city": pa.string(),
+        "state": pa.string(),
+        "type": pa.string(),
+        "cluster": pa.int16(),
+    },
+    "oil": {"date": DATE, "dcoilwtico": pa.float32()},
+    "holidays_events": {
+        "date": DATE,
+        "type": pa.string(),
+        "locale": pa.string(),
+        "locale_name": pa.string(),
+        "description": pa.string(),
+        "transferred": pa.bool_(),
+    },
+    "transactions": {"date": DATE, "store_nbr": pa.int16(), "transactions": pa.int32()},
+    "sample_submission": {"id": pa.int32(), "sales": pa.float32()},
+}
+NULLABLE = {("oil", "dcoilwtico")}
+GET_DATA = (
+    f"Get the real data with `kaggle competitions download -c {COMPETITION}` (then unzip it "
+    "there), or write synthetic data there with `store-sales synth <folder>`."
+)
+
+
+class DataError(ValueError):
+    """Input data is missing or malformed; the message names the file and the fix."""
+
+
+@dataclass
+class CompetitionData:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    stores: pd.DataFrame
+    oil: pd.DataFrame
+    holidays_events: pd.DataFrame
+    transactions: pd.DataFrame
+    sample_submission: pd.DataFrame
+    source: Path
+
+    @property
+    def synthetic(self) -> bool:
+        return (self.source / "hidden" / "synth.json").is_file()
+
+    @property
+    def last_train_day(self) -> pd.Timestamp:
+        return self.train["date"].iloc[-1] if len(self.train) else pd.NaT
+
+    def summary(self) -> dict:
+        return {
+            "source": str(self.source),
+            "synthetic": self.synthetic,
+            **{f"rows_{name}": len(getattr(self, name)) for name in SCHEMAS},
+            "train_start": str(self.train["date"].iloc[0].date()),
+            "train_end": str(self.last_train_day.date()),
+        }
+
+
+def _to_datetime_ns(col: pa.ChunkedArray) -> np.ndarray:
+    # date32 is days since the epoch; going through numpy pins nanosecond resolution on both
+    # pandas 2.2 and 3.x (pandas 3 would otherwise infer a coarser unit).
+    days = col.cast(pa.int32()).to_numpy(zero_copy_only=False)
+    return days.astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def read_table(path: Path, name: str) -> pd.DataFrame:
+    """Read one competition file with its schema, or raise a DataError naming the problem."""
+    schema = SCHEMAS[name]
+    if not path.is_file():
+        raise DataError(f"{path.name} not found in {path.parent}. {GET_DATA}")
+    with path.open(newline="") as fh:
+        header = next(csv.reader(fh), [])
+    missing = [c for c in schema if c not in header]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {missing}; found {header}. "
+            f"Kaggle's {path.name} has {list(schema)}: re-download it or fix the header."
+        )
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: t for c, t in schema.items() if t is not None},
+                include_columns=list(schema),
+                strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        detail = str(err).splitlines()[0]
+        hint = (
+            "dates must be YYYY-MM-DD"
+            if "date32" in detail
+            else "the values must match Kaggle's file (numbers where Kaggle has numbers)"
+        )
+        raise DataError(f"{path}: cannot parse it ({detail}). Fix: {hint}.") from None
+    for column in schema:
+        nulls = table.column(column).null_count
+        if nulls and (name, column) not in NULLABLE:
+            raise DataError(
+                f"{path}: column {column!r} has {nulls} empty value(s); Kaggle's file has none. "
+                "Re-download the file or fill them."
+            )
+    columns = {}
+    for column in schema:
+        col = table.column(column)
+        if pa.types.is_date32(col.type):
+            columns[column] = _to_datetime_ns(col)
+        else:
+            columns[column] = col.to_pandas()
+    return pd.DataFrame(columns)
+
+
+def resolve_data_dir(data_dir: str | Path = "") -> tuple[Path, str]:
+    """The folder to read and a one-line note on where it came from.
+
+    An explicit folder is used as given (and fails loudly if incomplete). With none, real data
+    is used when present; otherwise full-scale synthetic data is generated once and reused.
+    """
+    if data_dir:
+        return Path(data_dir).expanduser().resolve(), f"data: {data_dir}"
+    real = real_data_dir()
+    if (real / "train.csv").is_file():
+        return real, f"data: real competition data at {real}"
+    if on_kaggle():
+        raise DataError(
+            f"Kaggle input {real} is missing: add the competition data to the notebook "
+            f"(Add Input -> Competitions -> {COMPETITION})."
+        )
+    synth = synthetic_data_dir()
+    if not (synth / "hidden" / "synth.json").is_file():
+        from .synth import generate
+
+        print(f"No real data at {real}; generating full-scale synthetic data in {synth} ...")
+        generate(synth, seed=0)
+    note = (
+        f"data: SYNTHETIC data at {synth} (no real data at {real}; to use real data: "
+        f"kaggle competitions download -c {COMPETITION} -p {real} and unzip it)"
+    )
+    return synth, note
+
+
+def load_data(data_dir: str | Path = "") -> CompetitionData:
+    """Read and check all seven files; see `resolve_data_dir` for the default folder."""
+    folder, note = resolve_data_dir(data_dir)
+    print(note)
+    if not folder.is_dir():
+        raise DataError(f"data_dir {folder} does not exist. {GET_DATA}")
+    frames = {name: read_table(folder / f"{name}.csv", name) for name in SCHEMAS}
+    data = CompetitionData(**frames, source=folder)
+    check_consistency(data)
+    return data
+
+
+def check_consistency(data: CompetitionData) -> None:
+    """Cross-file checks that would otherwise fail deep inside feature building."""
+    train, test = data.train, data.test
+    folder = data.source
+    if train.empty or test.empty:
+        raise DataError(f"{folder}: train.csv and test.csv must both have rows.")
+    # Kaggle's files are sorted by date; sort only when needed (it copies 3M rows).
+    if not train["date"].is_monotonic_increasing:
+        data.train = train = train.sort_values("date", kind="stable", ignore_index=True)
+    last = train["date"].iloc[-1]
+    test_days = pd.DatetimeIndex(test["date"].unique()).sort_values()
+    expected = pd.date_range(last + pd.Timedelta(days=1), periods=len(test_days), freq="D")
+    if not test_days.equals(expected):
+        raise DataError(
+            f"{folder / 'test.csv'}: the test period must be the consecutive days right after "
+            f"the last train day ({last.date()}); it has {test_days.min().date()}.."
+            f"{test_days.max().date()} ({len(test_days)} days). Use matching train/test files."
+        )
+    if len(test_days) != HORIZON:
+        print(f"note: test covers {len(test_days)} days (Kaggle's covers {HORIZON}).")
+    key = ["store_nbr", "family"]
+    if train.duplicated(["date", *key]).any():
+        raise DataError(f"{folder / 'train.csv'}: duplicate (date, store_nbr, family) rows.")
+    train_series = set(map(tuple, train[key].drop_duplicates().astype(str).to_numpy()))
+    test_series = set(map(tuple, test[key].drop_duplicates().astype(str).to_numpy()))
+    unseen = test_series - train_series
+    if unseen:
+        raise DataError(
+            f"{folder / 'test.csv'}: {len(unseen)} (store_nbr, family) series never appear in "
+            f"train.csv, e.g. {sorted(unseen)[:3]}. Use matching train/test files."
+        )
+    no_meta = set(train["store_nbr"].unique()) - set(data.stores["store_nbr"])
+    if no_meta:
+        raise DataError(
+            f"{folder / 'stores.csv'}: stores {sorted(no_meta)[:5]} are in train.csv but not in "
+            "stores.csv."
+        )
+    sub_ids = data.sample_submission["id"]
+    if len(sub_ids) != len(test) or not np.array_equal(np.sort(sub_ids), np.sort(test["id"])):
+        raise DataError(
+            f"{folder / 'sample_submission.csv'}: ids do not match test.csv ids. "
+            "Use the files from one download."
+        )
+
+
+def write_submission(path: Path, data: CompetitionData, ids, sales) -> pd.DataFrame:
+    """Write `id,sales` in sample_submission order; refuses missing or negative forecasts."""
+    pred = pd.Series(np.asarray(sales, dtype="float64"), index=np.asarray(ids))
+    sub = pd.DataFrame({"id": data.sample_submission["id"].to_numpy()})
+    sub["sales"] = pred.reindex(sub["id"]).to_numpy()
+    if sub["sales"].isna().any() or (sub["sales"] < 0).any():
+        raise ValueError("forecast missing or negative for some test ids; nothing written")
+    sub.to_csv(path, index=False)
+    return sub

@@ -1,0 +1,80 @@
+"""Run template notebooks headless through papermill, one output folder per run."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import papermill
+
+from .config import new_run_dir, notebooks_dir
+
+
+def resolve_notebook(name: str | Path) -> Path:
+    """`exp001`, `exp001.ipynb` or a path to a notebook."""
+    path = Path(name)
+    if path.suffix != ".ipynb":
+        path = path.with_suffix(".ipynb")
+    if path.is_file():
+        return path.resolve()
+    candidate = notebooks_dir() / path.name
+    if candidate.is_file():
+        return candidate
+    known = sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
+    raise FileNotFoundError(f"notebook {name!r} not found; templates: {known}")
+
+
+def notebook_parameters(notebook: Path) -> dict[str, Any]:
+    """Parameter names and default values from the cell tagged `parameters`."""
+    declared = papermill.inspect_notebook(str(notebook))
+    out = {}
+    for name, info in declared.items():
+        try:
+            out[name] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            out[name] = info["default"]
+    return out
+
+
+def check_parameters(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """papermill only warns about unknown names; a typo would silently run the defaults."""
+    declared = notebook_parameters(notebook)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {unknown} for {notebook.stem}; valid parameters: "
+            f"{', '.join(sorted(declared))}"
+        )
+    return declared
+
+
+def run(
+    notebook: str | Path,
+    params: dict[str, Any] | None = None,
+    log_output: bool = True,
+    **papermill_kwargs,
+) -> Path:
+    """Execute a template; returns its run folder (with the executed notebook inside)."""
+    path = resolve_notebook(notebook)
+    params = dict(params or {})
+    declared = check_parameters(path, params)
+    exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
+    # The folder is made here, not in the notebook, so the executed notebook can live in it.
+    out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""))
+    params["output_dir"] = str(out_dir)
+    papermill.execute_notebook(
+        str(path),
+        str(out_dir / path.name),
+        parameters=params,
+        log_output=log_output,
+        progress_bar=False,
+        **papermill_kwargs,
+    )
+    return out_dir
+
+
+def read_metrics(run_dir: Path) -> dict:
+    path = Path(run_dir) / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -1,0 +1,41 @@
+"""Shared fixtures: small synthetic data, and W&B kept offline inside a temp dir."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from store_sales.synth import generate
+
+SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_wandb(tmp_path_factory, monkeypatch):
+    """No test may reach W&B or read the developer's credentials."""
+    home = tmp_path_factory.mktemp("wandb-home")
+    for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+        monkeypatch.setenv(var, str(home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("NETRC", str(home / "netrc-absent"))
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def small_data_dir(tmp_path_factory) -> Path:
+    """A few stores from mid-2016: every quirk the features handle, in well under a second."""
+    out = tmp_path_factory.mktemp("small-data")
+    generate(out, **SMALL)
+    return out
+
+
+@pytest.fixture
+def data_copy(small_data_dir, tmp_path) -> Path:
+    """A private copy of the small data that a test may damage."""
+    dst = tmp_path / "data"
+    shutil.copytree(small_data_dir, dst)
+    return dst
