@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from store_sales.config import Exp001Config
 from store_sales.data import load_data
 from store_sales.features import WINDOWS, build_features, build_panel
 from store_sales.synth import generate, load_solution
@@ -48,8 +49,9 @@ def naive_rolling(data) -> float:
 def ours(data) -> float:
     t0 = time.perf_counter()
     panel = build_panel(data)
-    plan = make_plan(panel.last_train, 12, 7)
-    build_features(panel, plan.origins)
+    cfg = Exp001Config()
+    plan = make_plan(panel.last_train, cfg.n_origins, cfg.origin_stride)
+    build_features(panel, plan.origins, cfg.zero_window)
     return time.perf_counter() - t0
 
 

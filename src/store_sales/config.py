@@ -79,8 +79,8 @@ class Exp001Config:
     wandb_entity: str = ""
     seed: int = 42
     # validation: the validation origin is 16 days before the last train day
-    n_origins: int = 12  # training origins per fit
-    origin_stride: int = 7  # days between training origins (7 keeps the origin's weekday)
+    n_origins: int = 26  # training origins per fit (26 x 14 days: a year of seasons)
+    origin_stride: int = 14  # days between training origins (multiples of 7 keep the weekday)
     zero_window: int = 56  # series with no sales in these many days before the origin -> 0
     refit: bool = True  # refit on origins moved 16 days later with the best iteration count
     # LightGBM

@@ -22,6 +22,7 @@ from .config import HORIZON
 from .data import CompetitionData
 
 WINDOWS = (3, 7, 14, 28, 56, 112)  # trailing windows (days) ending at the origin
+EWM_HALFLIVES = (3, 14)  # exponentially weighted means: track a level that drifts
 DOW_WEEKS = (4, 8)  # same-weekday means over the last k weeks known at the origin
 CATEGORICAL = ("store_nbr", "family", "city", "state", "type", "cluster")
 META = ("s", "origin", "h", "day", "target", "alive")
@@ -284,6 +285,8 @@ def build_features(panel: Panel, origins, zero_window: int = 56) -> pd.DataFrame
     cols["last"] = per_origin(y_known[:, origins])
     for w in WINDOWS:
         cols[f"mean_{w}"] = per_origin(prefix.mean(origins, w))
+    for hl in EWM_HALFLIVES:
+        cols[f"ewm_{hl}"] = per_origin(_ewm(y_known, hl)[:, origins])
     sq = _Prefix(np.square(y_known))
     var28 = sq.mean(origins, 28) - np.square(prefix.mean(origins, 28))
     cols["std_28"] = per_origin(np.sqrt(np.clip(var28, 0, None)))
@@ -333,6 +336,19 @@ def build_features(panel: Panel, origins, zero_window: int = 56) -> pd.DataFrame
     return frame[list(_TEMPLATE_COLUMNS)]
 
 
+def _ewm(values: np.ndarray, halflife: float) -> np.ndarray:
+    """Causal exponentially weighted mean along days, skipping unknown days (NaN)."""
+    from scipy.signal import lfilter
+
+    alpha = 1 - 0.5 ** (1 / halflife)
+    known = ~np.isnan(values)
+    b, a = [alpha], [1, alpha - 1]
+    num = lfilter(b, a, np.where(known, values, 0.0), axis=1)
+    den = lfilter(b, a, known.astype(np.float64), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-9, num / den, np.nan).astype(np.float32)
+
+
 def _gather(values: np.ndarray, days: np.ndarray) -> np.ndarray:
     out = values[:, np.clip(days, 0, None)]
     return np.where((days >= 0)[None], out, np.nan).astype(np.float32)
@@ -361,6 +377,7 @@ _TEMPLATE_COLUMNS = (
     *CATEGORICAL,
     "last",
     *(f"mean_{w}" for w in WINDOWS),
+    *(f"ewm_{hl}" for hl in EWM_HALFLIVES),
     "std_28",
     "zero_frac_28",
     "days_since_sale",
