@@ -77,6 +77,8 @@ class Exp001Config:
     wandb_mode: str = "auto"  # auto | online | offline | disabled
     wandb_project: str = "store-sales"
     wandb_entity: str = ""
+    wandb_group: str = ""  # "" -> exp_name; a sweep puts its trials in one group
+    sweep_dir: str = ""  # set by the local sweep runner: lets hyperband stop this trial early
     seed: int = 42
     # validation: the validation origin is 16 days before the last train day
     n_origins: int = 26  # training origins per fit (26 x 14 days: a year of seasons)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import shutil
 import socket
 import sys
 import time
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 import wandb
 
 from . import plots
-from .config import new_run_dir, to_jsonable, write_json
+from .config import KAGGLE_WORKING, new_run_dir, on_kaggle, to_jsonable, write_json
 
 SECRET_LABEL = "wandb_api_key"
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -134,7 +135,7 @@ class Run:
             project=self.cfg.wandb_project,
             entity=self.cfg.wandb_entity or None,
             name=self.name,
-            group=self.cfg.exp_name,
+            group=self.cfg.wandb_group or self.cfg.exp_name,
             job_type="train",
             tags=tags,
             notes=", ".join(f"{k}={v}" for k, v in changed.items()) or "defaults",
@@ -148,10 +149,16 @@ class Run:
         return self.wb
 
     def lgb_callbacks(self) -> list:
-        """W&B's own LightGBM callback: per-iteration train/val RMSE curves."""
+        """W&B's own LightGBM callback (per-iteration train/val RMSE curves), and in a local
+        sweep the callback that lets the sweep engine stop this trial early."""
         from wandb.integration.lightgbm import wandb_callback
 
-        return [wandb_callback()] if self.wb is not None else []
+        callbacks = [wandb_callback()] if self.wb is not None else []
+        if self.cfg.sweep_dir:
+            from .sweep import trial_callback
+
+            callbacks.append(trial_callback(self.cfg.sweep_dir, self.dir))
+        return callbacks
 
     @property
     def wandb_dir(self) -> Path | None:
@@ -163,6 +170,10 @@ class Run:
         """Write metrics, config, model and plots to the run folder and to W&B."""
         from wandb.integration.lightgbm import log_summary
 
+        submission = self.dir / "submission.csv"
+        if on_kaggle() and submission.is_file() and self.dir != KAGGLE_WORKING:
+            # Kaggle's "Submit" offers the kernel's output files; the root copy is the usual one
+            shutil.copy(submission, KAGGLE_WORKING / "submission.csv")
         model_path = self.dir / "model.txt"
         forecast.booster.save_model(str(model_path))
         validation.fit.booster.save_model(str(self.dir / "model_validation.txt"))
