@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,15 @@ def run(
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
     out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""))
     params["output_dir"] = str(out_dir)
+    # Stream the kernel's output as plain text: papermill's own log_output goes through a
+    # logger that is silent unless the caller configures logging.
+    streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if log_output else {}
     papermill.execute_notebook(
         str(path),
         str(out_dir / path.name),
         parameters=params,
-        log_output=log_output,
         progress_bar=False,
+        **streams,
         **papermill_kwargs,
     )
     return out_dir
