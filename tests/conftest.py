@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from store_sales import runner
 from store_sales.synth import generate
 
 SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
@@ -22,7 +23,8 @@ def isolated_wandb(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NETRC", str(home / "netrc-absent"))
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
     for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # records the original, so code that sets it is undone
+        monkeypatch.delenv(var)
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +41,16 @@ def data_copy(small_data_dir, tmp_path) -> Path:
     dst = tmp_path / "data"
     shutil.copytree(small_data_dir, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def exp001_run(small_data_dir, tmp_path_factory) -> Path:
+    """One offline exp001 run through papermill, shared by the tests that inspect it."""
+    out = tmp_path_factory.mktemp("exp001") / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WANDB_MODE", "offline")
+        for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
+            mp.setenv(var, str(tmp_path_factory.mktemp("wandb-session")))
+        params = {"data_dir": str(small_data_dir), "output_dir": str(out), "n_origins": 6}
+        runner.run("exp001", {**params, "wandb_mode": "offline"}, log_output=False)
+    return out

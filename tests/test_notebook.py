@@ -5,34 +5,10 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
-import pytest
 
-from store_sales import runner
 from store_sales.data import load_data
 from store_sales.synth import load_solution
 from store_sales.validation import rmsle
-
-
-@pytest.fixture(scope="module")
-def exp001_run(small_data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("exp001") / "run"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("WANDB_MODE", "offline")
-    try:
-        runner.run(
-            "exp001",
-            {
-                "data_dir": str(small_data_dir),
-                "output_dir": str(out),
-                "wandb_mode": "offline",
-                "n_origins": 6,
-                "num_threads": 2,
-            },
-            log_output=False,
-        )
-    finally:
-        mp.undo()
-    return out
 
 
 def test_writes_submission_in_sample_order(exp001_run, small_data_dir):

@@ -26,14 +26,23 @@ def _fake_kaggle_secrets(monkeypatch, value=SENTINEL, fail=False):
 def test_kaggle_secret_comes_first(monkeypatch):
     _fake_kaggle_secrets(monkeypatch)
     monkeypatch.setenv("WANDB_API_KEY", "from-env")
-    assert tracking.load_api_key() == "Kaggle Secrets"
+    assert tracking.load_api_key() == ("Kaggle Secrets", SENTINEL)
+    # handed to W&B only when the run goes online
+    assert tracking.os.environ["WANDB_API_KEY"] == "from-env"
+
+
+def test_secret_reaches_wandb_only_online(monkeypatch):
+    monkeypatch.delenv("WANDB_MODE")
+    _fake_kaggle_secrets(monkeypatch)
+    monkeypatch.setattr(tracking, "reachable", lambda url, timeout=0: True)
+    assert tracking.resolve_mode("auto")[0] == "online"
     assert tracking.os.environ["WANDB_API_KEY"] == SENTINEL
 
 
 def test_env_var_when_the_secret_is_missing(monkeypatch):
     _fake_kaggle_secrets(monkeypatch, fail=True)
     monkeypatch.setenv("WANDB_API_KEY", "from-env")
-    assert tracking.load_api_key() == "WANDB_API_KEY"
+    assert tracking.load_api_key() == ("WANDB_API_KEY", None)
 
 
 def test_netrc_login_is_used_last(monkeypatch, tmp_path):
@@ -41,7 +50,7 @@ def test_netrc_login_is_used_last(monkeypatch, tmp_path):
     netrc.write_text("machine 127.0.0.1:9\n  login user\n  password secret\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    assert tracking.load_api_key() == "netrc (wandb login)"
+    assert tracking.load_api_key() == ("netrc (wandb login)", None)
 
 
 def test_no_credentials_means_offline(monkeypatch):

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 COMPETITION = "store-sales-time-series-forecasting"
 HORIZON = 16  # the competition forecasts 2017-08-16..08-31 from data ending 2017-08-15
@@ -69,6 +69,8 @@ class Exp001Config:
 
     Field names are the notebook's papermill parameters; `asdict` of this is the W&B config.
     """
+
+    MODEL: ClassVar[str] = "lightgbm"  # part of the run name; not a parameter
 
     # run identity and I/O
     exp_name: str = "exp001"
@@ -143,13 +145,18 @@ class Exp001Config:
         }
 
 
-def new_run_dir(exp_name: str, output_dir: str = "") -> tuple[Path, str]:
+# notebook stem -> its config class, so the runner can name a run before the notebook starts
+TEMPLATES: dict[str, type] = {"exp001": Exp001Config}
+
+
+def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[Path, str]:
     """Create the run's own folder and return it with the run's name.
 
-    An explicit folder may exist but must not hold another run's results; an automatic one is
-    `outputs/<exp_name>/<exp_name>-<timestamp>` with a suffix if that second is taken.
+    The name is `<exp_name>-<model>-<timestamp>` (W&B run name; the group is exp_name). An
+    explicit folder may exist but must not hold another run's results; an automatic one is
+    `outputs/<exp_name>/<name>`, with a suffix if that second is taken.
     """
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = "-".join(filter(None, [model, datetime.now().strftime("%Y%m%d-%H%M%S")]))
     if output_dir:
         path = Path(output_dir).expanduser().resolve()
         taken = [n for n in ("metrics.json", "submission.csv") if (path / n).exists()]
@@ -159,7 +166,8 @@ def new_run_dir(exp_name: str, output_dir: str = "") -> tuple[Path, str]:
                 "Pass a new folder, or output_dir='' for an automatic one."
             )
         path.mkdir(parents=True, exist_ok=True)
-        return path, f"{exp_name}-{stamp}"
+        # a folder the runner named for this run keeps its name, so folder and W&B run agree
+        return path, path.name if path.name.startswith(f"{exp_name}-") else f"{exp_name}-{stamp}"
     parent = outputs_root() / exp_name
     parent.mkdir(parents=True, exist_ok=True)
     for i in range(100):

@@ -10,7 +10,7 @@ from typing import Any
 
 import papermill
 
-from .config import new_run_dir, notebooks_dir
+from .config import TEMPLATES, new_run_dir, notebooks_dir
 
 
 def resolve_notebook(name: str | Path) -> Path:
@@ -63,7 +63,8 @@ def run(
     declared = check_parameters(path, params)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
-    out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""))
+    model = getattr(TEMPLATES.get(path.stem), "MODEL", "")
+    out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""), model)
     params["output_dir"] = str(out_dir)
     # Stream the kernel's output as plain text: papermill's own log_output goes through a
     # logger that is silent unless the caller configures logging.

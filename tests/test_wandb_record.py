@@ -1,0 +1,176 @@
+"""What an exp001 run leaves in W&B, read back with W&B's own reader of the .wandb log."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from store_sales import runner
+from store_sales.config import Exp001Config
+
+SENTINEL = "5e171e1ca9f0c0ffee5e171e1ca9f0c0ffee5e17"  # a fake W&B key; must never be written
+
+
+def leet_records(run_dir: Path) -> list[dict]:
+    """Every record of the offline run, via `wandb leet inspect --json`."""
+    wandb_cli = Path(sys.executable).with_name("wandb")
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    out = subprocess.run(
+        [str(wandb_cli), "leet", "inspect", "--json", str(offline)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def by_type(records, kind):
+    return [r[kind] for r in records if r["type"] == kind]
+
+
+@pytest.fixture(scope="module")
+def records(exp001_run):
+    return leet_records(exp001_run)
+
+
+def test_config_holds_the_template_features_fingerprint_and_environment(records):
+    config = {}
+    for run in by_type(records, "run"):
+        config.update(run["config"]["update"])
+    for update in by_type(records, "config"):
+        config.update(update.get("update", {}))
+    assert {f.name for f in fields(Exp001Config)} <= set(config)
+    assert config["n_origins"] == 6
+    assert "mean_28" in config["features"]
+    files = config["data"]["files"]
+    assert set(files) == {
+        "train.csv",
+        "test.csv",
+        "stores.csv",
+        "oil.csv",
+        "holidays_events.csv",
+        "transactions.csv",
+        "sample_submission.csv",
+    }
+    assert len(files["train.csv"]["md5"]) == 32 and files["train.csv"]["bytes"] > 0
+    assert config["env"]["packages"]["lightgbm"]
+    assert config["env"]["platform"] == "local"
+
+
+def test_run_identity(records):
+    (run,) = by_type(records, "run")
+    assert run["display_name"].startswith("exp001-lightgbm-")
+    assert run["run_group"] == "exp001"
+    assert run["job_type"] == "train"
+    assert {"lightgbm", "synthetic", "origin-16d-holdout"} <= set(run["tags"])
+    assert "n_origins=6" in run["notes"]
+
+
+def test_history_has_callback_curves_and_namespaced_metrics(records):
+    keys = set()
+    for item in by_type(records, "history"):
+        keys |= set(item["item"])
+    assert {"train_rmse", "val_rmse"} <= keys  # W&B's own LightGBM callback
+    assert {"val/rmsle", "val/rmse_log", "train/rmse_log", "val/family/GROCERY I"} <= keys
+    assert {"val/worst_series._type", "val/by_family._type", "val/log_residuals._type"} <= keys
+    assert "plots/learning_curve._type" in keys
+
+
+def test_summary_headline_matches_metrics_json(records, exp001_run):
+    summary = {}
+    for s in by_type(records, "summary"):
+        summary.update(s["update"])
+    metrics = json.loads((exp001_run / "metrics.json").read_text())
+    assert summary["val/rmsle"]["min"] == pytest.approx(metrics["val_rmsle"], abs=1e-6)
+    assert summary["best_iteration"] == metrics["best_iteration"]  # from log_summary
+    assert summary["system/time_train_s"] > 0
+    metric_defs = {m["name"]: m for m in by_type(records, "metric")}
+    assert metric_defs["val/rmsle"]["summary"] == {"min": True}
+
+
+def test_three_artifacts_with_types_aliases_and_metadata(records):
+    arts = {a["type"]: a for a in by_type(records, "artifact") if a["type"] != "run_table"}
+    assert set(arts) == {"dataset", "model", "submission"}
+    model = arts["model"]
+    assert {"latest", "best"} <= set(model["aliases"])
+    meta = json.loads(model["metadata"])
+    assert {"val_rmsle", "best_iteration", "n_features", "config"} <= set(meta)
+    sub_meta = json.loads(arts["submission"]["metadata"])
+    assert sub_meta["run_id"] and sub_meta["val_rmsle"] == pytest.approx(meta["val_rmsle"])
+    refs = [e.get("ref", "") for e in arts["dataset"]["manifest"]["contents"]]
+    assert len(refs) == 7 and all(r.startswith("file://") for r in refs)  # by reference
+    tables = {a["name"] for a in by_type(records, "artifact") if a["type"] == "run_table"}
+    assert any("worst_series" in n for n in tables) and any("by_family" in n for n in tables)
+
+
+def test_clean_exit(records):
+    assert by_type(records, "exit")[0]["exit_code"] == 0
+
+
+def _run(small_data_dir, out, **params):
+    return runner.run(
+        "exp001",
+        {"data_dir": str(small_data_dir), "output_dir": str(out), "n_origins": 6, **params},
+        log_output=False,
+    )
+
+
+def test_a_failing_run_is_recorded_as_failed(small_data_dir, tmp_path):
+    out = tmp_path / "failing"
+    # 400 origins need more history than the small data has: fails after W&B has started
+    with pytest.raises(PapermillExecutionError, match="Lower n_origins"):
+        _run(small_data_dir, out, n_origins=400, wandb_mode="offline")
+    assert by_type(leet_records(out), "exit")[0]["exit_code"] != 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "Lower n_origins" in metrics["error"]
+    assert "load" in metrics["timings"]  # what was done before the failure is kept
+
+
+def test_disabled_mode_runs_and_writes_no_wandb_files(small_data_dir, tmp_path):
+    out = tmp_path / "disabled"
+    _run(small_data_dir, out, wandb_mode="disabled")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["wandb"]["mode"] == "disabled" and metrics["status"] == "finished"
+    assert (out / "submission.csv").is_file()
+    assert not (out / "wandb").exists()
+
+
+def test_key_from_kaggle_secrets_with_w_and_b_unreachable(
+    small_data_dir, tmp_path, monkeypatch, capfd
+):
+    """A key is found but the server is down: offline within 10 s, and the key leaks nowhere."""
+    fake = tmp_path / "fake_kaggle"
+    fake.mkdir()
+    (fake / "kaggle_secrets.py").write_text(
+        "class UserSecretsClient:\n"
+        "    def get_secret(self, label):\n"
+        f"        return {SENTINEL!r} if label == 'wandb_api_key' else None\n"
+    )
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")]))
+    )
+    monkeypatch.delenv("WANDB_MODE")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once released: connections are refused
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    out = tmp_path / "secret-run"
+    _run(small_data_dir, out, wandb_mode="auto")
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["wandb"]["mode"] == "offline"
+    assert metrics["timings"]["login"] < 10
+    captured = capfd.readouterr()
+    assert SENTINEL not in captured.out + captured.err
+    leaks = [p for p in out.rglob("*") if p.is_file() and SENTINEL.encode() in p.read_bytes()]
+    assert leaks == []
+    assert "key from" not in (out / "exp001.ipynb").read_text()  # it did not go online
