@@ -174,28 +174,27 @@ def _command(cmd: list[str]) -> str:
 
 
 def validation_tables(panel, val_rows: pd.DataFrame, worst: int = 20):
-    """Per-series and per-family validation errors, worst first."""
-    actual = np.expm1(val_rows["target"].to_numpy())
-    pred = val_rows["pred"].to_numpy()
-    frame = pd.DataFrame(
+    """Per-series and per-family validation errors, worst first.
+
+    Validation rows come ordered (series, h), 16 per series, so per-series figures are row
+    reductions of a (series, 16) reshape.
+    """
+    actual = np.expm1(val_rows["target"].to_numpy()).reshape(-1, 16)
+    pred = val_rows["pred"].to_numpy().reshape(-1, 16)
+    s = val_rows["s"].to_numpy()[::16]
+    sq = np.square(np.log1p(pred) - np.log1p(actual))
+    meta = panel.series.iloc[s]
+    series = pd.DataFrame(
         {
-            "s": val_rows["s"].to_numpy(),
-            "sq": np.square(np.log1p(pred) - np.log1p(actual)),
-            "actual": actual,
-            "forecast": pred,
+            "store_nbr": meta["store_nbr"].astype(int).to_numpy(),
+            "family": meta["family"].astype(str).to_numpy(),
+            "rmsle": np.sqrt(sq.mean(axis=1)),
+            "sq": sq.mean(axis=1),
+            "actual_total": actual.sum(axis=1),
+            "forecast_total": pred.sum(axis=1),
         }
     )
-    series = frame.groupby("s").agg(
-        rmsle=("sq", "mean"), actual_total=("actual", "sum"), forecast_total=("forecast", "sum")
-    )
-    series["rmsle"] = np.sqrt(series["rmsle"])
-    meta = panel.series.iloc[series.index]
-    series.insert(0, "store_nbr", meta["store_nbr"].astype(int).to_numpy())
-    series.insert(1, "family", meta["family"].astype(str).to_numpy())
-    by_day = frame.groupby("s")
-    series["actual_16d"] = by_day["actual"].agg(lambda v: " ".join(f"{x:.0f}" for x in v))
-    series["forecast_16d"] = by_day["forecast"].agg(lambda v: " ".join(f"{x:.0f}" for x in v))
-    families = series.assign(sq=series["rmsle"] ** 2).groupby("family")
+    families = series.groupby("family")
     per_family = pd.DataFrame(
         {
             "rmsle": np.sqrt(families["sq"].mean()),
@@ -204,8 +203,11 @@ def validation_tables(panel, val_rows: pd.DataFrame, worst: int = 20):
             "forecast_mean": families["forecast_total"].mean() / 16,
         }
     ).sort_values("rmsle", ascending=False)
-    worst_series = series.sort_values("rmsle", ascending=False).head(worst)
-    return worst_series.reset_index(drop=True), per_family.reset_index()
+    top = np.argsort(-series["rmsle"].to_numpy(), kind="stable")[:worst]
+    worst_series = series.iloc[top].drop(columns="sq").reset_index(drop=True)
+    worst_series["actual_16d"] = [" ".join(f"{x:.0f}" for x in row) for row in actual[top]]
+    worst_series["forecast_16d"] = [" ".join(f"{x:.0f}" for x in row) for row in pred[top]]
+    return worst_series, per_family.reset_index()
 
 
 class Run:
