@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from . import bundle
+
 
 def _value(text: str):
     """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
@@ -83,6 +85,8 @@ def main(argv=None) -> int:
     p.add_argument("--list-params", action="store_true", help="list parameters and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
     p.set_defaults(func=_cmd_run)
+
+    bundle.register(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -328,8 +328,9 @@ class Run:
     def report(self, panel, validation, forecast, features: list[str]) -> dict:
         """Write metrics, config, model and plots to the run folder and to W&B."""
         submission = self.dir / "submission.csv"
-        if on_kaggle() and submission.is_file() and self.dir != KAGGLE_WORKING:
-            # Kaggle's "Submit" offers the kernel's output files; the root copy is the usual one
+        if on_kaggle() and not self.cfg.output_dir and submission.is_file():
+            # Kaggle's "Submit" offers the kernel's output files; the root copy is the usual
+            # one. An explicit output_dir is the user's choice of place: no copy then.
             shutil.copy(submission, KAGGLE_WORKING / "submission.csv")
         model_path = self.dir / "model.txt"
         forecast.booster.save_model(str(model_path))

@@ -1,0 +1,441 @@
+"""`store-sales bundle`: push-ready, self-contained Kaggle kernels from the template notebooks.
+
+On Kaggle there is no repo checkout and no `pip install -e .`, so each bundled notebook carries
+the package: a code cell right after `parameters` unpacks a base64 zip of `src/store_sales`
+(with the repo's templates and configs) to a temp folder and puts it first on `sys.path`, no
+internet needed. Next to it goes `kernel-metadata.json`, checked with the kaggle CLI's own
+`kernels push` code (network call intercepted): what passes here passes the CLI's checks.
+
+Metadata rule: every bundle gets the same settings (`kernel_metadata`), only id/title/code_file
+follow the notebook. The repo root's `kernel-metadata.json` is exp001's card: what
+`bundle exp001` writes, with the owner `YOUR_KAGGLE_USERNAME` and `code_file` relative to the
+repo root (`build/kaggle/exp001/exp001.ipynb`); `bundle exp001 --root-card` rewrites it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import unicodedata
+import zipfile
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import COMPETITION, PACKAGE_DIR, REPO_ROOT, notebooks_dir
+
+BUILD_DIR = REPO_ROOT / "build" / "kaggle"
+ROOT_CARD = REPO_ROOT / "kernel-metadata.json"
+ROOT_NOTEBOOK = "exp001"  # the notebook the root card describes
+OWNER_PLACEHOLDER = "YOUR_KAGGLE_USERNAME"
+METADATA_FILE = "kernel-metadata.json"
+BOOTSTRAP_CELL_ID = "bundled-store-sales"
+
+
+class MetadataError(ValueError):
+    """A kernel-metadata.json that `kaggle kernels push` (or this project) would refuse."""
+
+    def __init__(self, path: Path, field: str, rule: str):
+        self.field, self.rule = field, rule
+        super().__init__(f"{path}: field {field!r}: {rule}")
+
+
+# ---- the package inside the notebook ---------------------------------------------------------
+
+
+def package_zip(package_dir: Path = PACKAGE_DIR, repo_root: Path = REPO_ROOT) -> bytes:
+    """The package's .py files, and the repo's templates and configs (a sweep runs the exp001
+    template with configs/sweep.yaml), laid out as in the repo so `config.REPO_ROOT` finds them;
+    without pyproject.toml, so outputs still go to the working dir. Fixed order and timestamps:
+    a rebuild is identical."""
+    files = [
+        (Path("src", "store_sales", p.relative_to(package_dir)), p)
+        for p in package_dir.rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
+    for folder, pattern in (("notebooks", "*.ipynb"), ("configs", "*")):
+        for p in (repo_root / folder).rglob(pattern):
+            if p.is_file() and not any(part.startswith(".") for part in p.parts):
+                files.append((p.relative_to(repo_root), p))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, path in sorted(files):
+            info = zipfile.ZipInfo(name.as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+BOOTSTRAP = """\
+# Self-contained: unpacks the store_sales package (v{version}, sha256 {digest}) embedded below
+# by `store-sales bundle`, so this notebook needs neither the repo nor pip/internet.
+import base64, hashlib, io, os, pathlib, sys, tempfile, zipfile
+
+
+def _use_bundled_store_sales(blob: str) -> None:
+    data = base64.b64decode(blob)
+    # a temp folder, not the working dir: Kaggle would list the files as notebook outputs
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    home = pathlib.Path(tempfile.gettempdir(), f"store_sales-{{digest}}")
+    zipfile.ZipFile(io.BytesIO(data)).extractall(home)  # src/, notebooks/, configs/
+    src = str(home / "src")
+    for name in [m for m in sys.modules if m.split(".")[0] == "store_sales"]:
+        del sys.modules[name]  # the bundled copy wins over an installed or earlier one
+    sys.path[:] = [src, *(p for p in sys.path if p != src)]
+    # processes started from here (papermill kernels of a sweep's trials) need it too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.getenv("PYTHONPATH")]))
+
+
+_use_bundled_store_sales(
+    "{blob}"
+)"""
+
+
+def bootstrap_source(blob: bytes) -> str:
+    return BOOTSTRAP.format(
+        version=__version__,
+        digest=hashlib.sha256(blob).hexdigest()[:12],
+        blob=base64.b64encode(blob).decode("ascii"),
+    )
+
+
+def self_contained(notebook: Path, blob: bytes | None = None):
+    """The template without outputs, with a code cell that unpacks the embedded package."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata.pop("papermill", None)
+    cells = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags or cell.get("id") == BOOTSTRAP_CELL_ID:
+            continue  # a saved executed notebook, or a bundle fed back in
+        for key in ("papermill", "execution", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    blob = package_zip() if blob is None else blob
+    boot = nbformat.v4.new_code_cell(bootstrap_source(blob), id=BOOTSTRAP_CELL_ID)
+    boot.metadata["tags"] = ["bundled-package"]
+    # right after the parameters cell (the intro says "parameters are in the next cell"),
+    # else first; papermill's injected parameters go between the two, which is harmless
+    params = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    cells.insert(params[0] + 1 if params else first_code, boot)
+    nb.cells = cells
+    nb.metadata["store_sales_bundle"] = {
+        "source": notebook.name,
+        "package_version": __version__,
+        "package_sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+# ---- kernel-metadata.json -----------------------------------------------------------------------
+
+
+def slugify(title: str) -> str:
+    """Kaggle derives a kernel's URL slug from its title; `check_metadata` verifies the match."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+
+
+def default_title(notebook: Path) -> str:
+    """Notebook metadata `store_sales.kaggle_title` if the template sets one (not `kaggle`:
+    Kaggle writes that key itself), else "Store Sales <stem>"."""
+    import nbformat
+
+    meta = nbformat.read(notebook, as_version=4).metadata.get("store_sales", {})
+    return str(meta.get("kaggle_title") or f"Store Sales {notebook.stem}")
+
+
+def kaggle_username(owner: str | None = None) -> str:
+    """--owner, else $KAGGLE_USERNAME, else "username" from kaggle.json ("" if none).
+
+    kaggle.json also holds the API key: only the username is taken from it, nothing is kept.
+    """
+    if owner:
+        return owner
+    if os.environ.get("KAGGLE_USERNAME"):
+        return os.environ["KAGGLE_USERNAME"]
+    config_dir = os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle"
+    try:
+        return str(json.loads((Path(config_dir) / "kaggle.json").read_text()).get("username", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def kernel_metadata(owner: str, title: str, code_file: str, private: bool = True) -> dict:
+    """Every bundle's settings, in `kaggle kernels init`'s order. Internet on: W&B needs it
+    (without it the run logs offline, to sync later)."""
+    return {
+        "id": f"{owner}/{slugify(title)}",
+        "title": title,
+        "code_file": code_file,
+        "language": "python",
+        "kernel_type": "notebook",
+        "is_private": private,
+        "enable_gpu": False,  # LightGBM on CPU; a GPU session only costs quota
+        "enable_tpu": False,
+        "enable_internet": True,  # kaggle's code defaults to true, its docs say false: be explicit
+        "dataset_sources": [],
+        "competition_sources": [COMPETITION],  # mounted at /kaggle/input/<competition>
+        "kernel_sources": [],
+        "model_sources": [],
+    }
+
+
+def root_card() -> dict:
+    """What the repo root's kernel-metadata.json must hold (see the module docstring)."""
+    notebook = notebooks_dir() / f"{ROOT_NOTEBOOK}.ipynb"
+    code_file = (BUILD_DIR / ROOT_NOTEBOOK / notebook.name).relative_to(REPO_ROOT).as_posix()
+    return kernel_metadata(OWNER_PLACEHOLDER, default_title(notebook), code_file)
+
+
+# ---- validation with the kaggle CLI's own push code -----------------------------------------
+
+# kaggle's messages -> the metadata field they are about (first match wins)
+_MESSAGE_FIELDS = (
+    ("title", "title"),
+    ("source file", "code_file"),
+    ("id or slug", "id"),
+    ("'id'", "id"),
+    ("language", "language"),
+    ("kernel type", "kernel_type"),
+    ("dataset", "dataset_sources"),
+    ("model", "model_sources"),
+    ("pinning_type", "docker_image_pinning_type"),
+    ("new_title", "title"),
+    ("competition_data_sources", "competition_sources"),
+    ("kernel_data_sources", "kernel_sources"),
+    ("category_ids", "keywords"),
+    ("expecting", "code_file"),  # the notebook is not valid JSON
+)
+_BOOLEANS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
+REQUIRED = ("id", "title", "code_file", "language", "kernel_type", "enable_internet")
+
+
+@contextmanager
+def _no_kaggle_login():
+    """`import kaggle` logs in on import: with no token it prints a long notice, with an access
+    token it calls Kaggle's API. For the import only, it sees dummy legacy credentials and an
+    empty home, so it neither reads real credentials nor goes online."""
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory() as home:
+        for key in [k for k in os.environ if k.startswith("KAGGLE_")]:
+            del os.environ[key]
+        os.environ.update(
+            HOME=home, KAGGLE_CONFIG_DIR=home, KAGGLE_USERNAME="offline", KAGGLE_KEY="offline"
+        )
+        try:
+            with redirect_stdout(io.StringIO()):
+                yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def _kaggle_api():
+    if "kaggle" in sys.modules:  # imported (and logged in or not) before: nothing to avoid
+        return _import_kaggle()
+    with _no_kaggle_login():
+        return _import_kaggle()
+
+
+def _import_kaggle():
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi
+    except ImportError as err:  # kaggle 2.2.4 also needs six, which it does not declare
+        raise ImportError(
+            f"checking kernel metadata needs the kaggle CLI ({err}); "
+            "pip install -r requirements.txt"
+        ) from err
+    return KaggleApi()
+
+
+class _CapturedPush(Exception):
+    """Raised in place of the HTTP request: push validation is over at that point."""
+
+    def __init__(self, request):
+        self.request = request
+
+
+class _OfflineClient:
+    """Stands in for kagglesdk's KaggleClient: the request is captured, never sent."""
+
+    def __init__(self):
+        self.kernels = self
+        self.kernels_api_client = self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def save_kernel(self, request):
+        raise _CapturedPush(request)
+
+
+def check_metadata(folder: str | Path) -> dict[str, Any]:
+    """Validate `folder/kernel-metadata.json` as `kaggle kernels push -p folder` would.
+
+    Runs the installed kaggle package's own `kernels_push` with its client replaced by one that
+    captures the request, so the rules cannot drift from Kaggle's CLI; its warnings (e.g. a
+    title that does not resolve to the id's slug) count as errors. Project rules on top: the
+    fields in REQUIRED are set explicitly and the competition is an input. Returns the request
+    fields the CLI would send (without the notebook text). Raises MetadataError naming the field.
+    """
+    folder = Path(folder)
+    path = folder / METADATA_FILE
+    try:  # kaggle would fail here too, but its JSON message would not name the file
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MetadataError(path, "(file)", "not found: run `store-sales bundle` first") from None
+    except ValueError as err:
+        raise MetadataError(path, "(file)", f"not valid JSON ({err})") from None
+    api = _kaggle_api()
+    api.build_kaggle_client = _OfflineClient
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            api.kernels_push(str(folder))
+    except _CapturedPush as push:
+        request = push.request.to_dict(ignore_defaults=False)
+    except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise MetadataError(path, _field_of(api, meta, str(err)), f"kaggle: {err}") from None
+    else:
+        raise MetadataError(path, "?", "kaggle's kernels_push returned without a request")
+    if printed.getvalue().strip():
+        field = "id" if "does not resolve" in printed.getvalue() else "?"
+        raise MetadataError(path, field, f"kaggle warns: {printed.getvalue().strip()}")
+    for field in REQUIRED:
+        if field not in meta:
+            raise MetadataError(path, field, "must be set explicitly (kaggle fills in a default)")
+    if COMPETITION not in meta.get("competition_sources", []):
+        raise MetadataError(path, "competition_sources", f"must include {COMPETITION!r}")
+    request.pop("text", None)
+    return request
+
+
+def _field_of(api, meta: dict, message: str) -> str:
+    lowered = message.lower()
+    if "boolean" in lowered:  # kaggle's message has the value, not the field
+        return _bad_boolean(api, meta)
+    if "kernel" in lowered and "kernel type" not in lowered:  # id or a kernel source
+        for source in meta.get("kernel_sources") or []:
+            try:
+                api.validate_kernel_string(source)
+            except (ValueError, TypeError):
+                return "kernel_sources"
+        return "id"
+    for needle, field in _MESSAGE_FIELDS:
+        if needle in lowered:
+            return field
+    return _bad_boolean(api, meta)  # kaggle fails to format the message for a non-string
+
+
+def _bad_boolean(api, meta: dict) -> str:
+    """The first boolean field kaggle's own parser refuses ("?" if none)."""
+    for field in _BOOLEANS:
+        try:
+            api.get_bool(meta, field, False)
+        except (ValueError, TypeError):
+            return field
+    return "?"
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+
+def bundle(
+    notebook: str | Path,
+    out_root: str | Path = BUILD_DIR,
+    owner: str = "",
+    title: str = "",
+    private: bool = True,
+    blob: bytes | None = None,
+) -> Path:
+    """Write and check `out_root/<stem>/` (notebook + kernel-metadata.json); returns the folder."""
+    import nbformat
+
+    from .runner import resolve_notebook
+
+    path = resolve_notebook(notebook)
+    folder = Path(out_root) / path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(self_contained(path, blob), folder / path.name)
+    meta = kernel_metadata(
+        owner or OWNER_PLACEHOLDER, title or default_title(path), path.name, private
+    )
+    (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    try:
+        check_metadata(folder)
+    except MetadataError:
+        (folder / METADATA_FILE).unlink()  # a folder with metadata is always push-ready
+        raise
+    return folder
+
+
+def _cmd_bundle(args) -> int:
+    if bool(args.notebooks) == args.all:
+        print("error: name notebooks (e.g. exp001) or pass --all, not both", file=sys.stderr)
+        return 2
+    names = sorted(notebooks_dir().glob("*.ipynb")) if args.all else args.notebooks
+    if args.title and len(names) != 1:
+        print("error: --title needs exactly one notebook", file=sys.stderr)
+        return 2
+    owner = kaggle_username(args.owner)
+    if not owner:
+        print(
+            f"note: no Kaggle username (--owner, KAGGLE_USERNAME or kaggle.json); ids use "
+            f"{OWNER_PLACEHOLDER!r}: replace it before `kaggle kernels push`"
+        )
+    blob = package_zip()
+    try:
+        folders = [
+            bundle(n, args.out, owner, args.title, not args.public, blob=blob) for n in names
+        ]
+    except (MetadataError, FileNotFoundError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for folder in folders:
+        meta = json.loads((folder / METADATA_FILE).read_text())
+        size = (folder / meta["code_file"]).stat().st_size // 1024
+        print(f"{folder}: {meta['code_file']} ({size} KB), kernel {meta['id']} - checked")
+        print(f"  push: kaggle kernels push -p {folder}")
+    if args.root_card:
+        ROOT_CARD.write_text(json.dumps(root_card(), indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {ROOT_CARD}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add `bundle` to the `store-sales` subcommands."""
+    p = subparsers.add_parser(
+        "bundle",
+        help="write push-ready, self-contained Kaggle kernels to build/kaggle/<notebook>/",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("notebooks", nargs="*", help="template names (exp001) or notebook paths")
+    p.add_argument("--all", action="store_true", help="every notebooks/*.ipynb")
+    p.add_argument(
+        "--owner", help="Kaggle username for the id (default: KAGGLE_USERNAME, then kaggle.json)"
+    )
+    p.add_argument("--title", default="", help="kernel title (default: 'Store Sales <stem>')")
+    p.add_argument("--public", action="store_true", help="is_private false (default: private)")
+    p.add_argument("--out", default=str(BUILD_DIR), help="output root (default: build/kaggle)")
+    p.add_argument(
+        "--root-card", action="store_true", help="also rewrite the repo root kernel-metadata.json"
+    )
+    p.set_defaults(func=_cmd_bundle)

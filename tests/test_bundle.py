@@ -1,0 +1,426 @@
+"""`store-sales bundle`: self-contained notebooks, kernel metadata checked with the kaggle CLI's
+own push code, and each bundle executed as Kaggle would run it (no repo, no package)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import site
+import socket
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+from store_sales import bundle
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+# 40 characters like a real W&B key
+SENTINEL = "kagglesecretsentinel0123456789abcdef0123"
+SMALL_PARAMS = {"n_origins": 6, "num_threads": 2, "num_boost_round": 300}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """exp001 bundled once for the read-only checks."""
+    return bundle.bundle("exp001", tmp_path_factory.mktemp("build"), owner="tester")
+
+
+def _cli(argv) -> int:
+    """The `store-sales` parser with only `bundle` registered, as cli.py will wire it."""
+    parser = argparse.ArgumentParser(prog="store-sales")
+    bundle.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _code_without_blob(cell) -> str:
+    return "\n".join(line for line in cell.source.splitlines() if len(line) < 200)
+
+
+# ---- the bundled notebook --------------------------------------------------------------------
+
+
+def test_bundle_embeds_the_package_after_the_tagged_parameters_cell(built):
+    source = nbformat.read(REPO / "notebooks" / "exp001.ipynb", as_version=4)
+    nb = nbformat.read(built / "exp001.ipynb", as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    boot = tags.index(["bundled-package"])
+    assert "parameters" in tags[boot - 1]
+    assert len(nb.cells) == len(source.cells) + 1
+    # everything but the new cell is the template's, outputs cleared
+    others = [c for i, c in enumerate(nb.cells) if i != boot]
+    assert [c.source for c in others] == [c.source for c in source.cells]
+    assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if "outputs" in c)
+    assert papermill.inspect_notebook(str(built / "exp001.ipynb")) == papermill.inspect_notebook(
+        str(REPO / "notebooks" / "exp001.ipynb")
+    )
+    readable = _code_without_blob(nb.cells[boot])
+    assert len(readable.splitlines()) <= 25 and "sys.path" in readable
+
+
+def test_embedded_zip_is_the_package_and_rebuilds_identically(built, tmp_path):
+    nb = nbformat.read(built / "exp001.ipynb", as_version=4)
+    blob = bundle.package_zip()
+    assert nb.metadata["store_sales_bundle"]["package_sha256"] == hashlib.sha256(blob).hexdigest()
+    boot = next(c for c in nb.cells if c.get("id") == bundle.BOOTSTRAP_CELL_ID)
+    assert bundle.bootstrap_source(blob) == boot.source
+    again = bundle.bundle("exp001", tmp_path, owner="tester")
+    assert (again / "exp001.ipynb").read_bytes() == (built / "exp001.ipynb").read_bytes()
+
+
+def test_bundling_a_bundle_does_not_embed_twice(built, tmp_path):
+    twice = bundle.bundle(built / "exp001.ipynb", tmp_path, owner="tester")
+    nb = nbformat.read(twice / "exp001.ipynb", as_version=4)
+    assert sum(c.get("id") == bundle.BOOTSTRAP_CELL_ID for c in nb.cells) == 1
+
+
+# ---- kernel-metadata.json --------------------------------------------------------------------
+
+
+def test_metadata_fields(built):
+    meta = json.loads((built / "kernel-metadata.json").read_text())
+    assert meta == {
+        "id": "tester/store-sales-exp001",
+        "title": "Store Sales exp001",
+        "code_file": "exp001.ipynb",
+        "language": "python",
+        "kernel_type": "notebook",
+        "is_private": True,
+        "enable_gpu": False,
+        "enable_tpu": False,
+        "enable_internet": True,
+        "dataset_sources": [],
+        "competition_sources": ["store-sales-time-series-forecasting"],
+        "kernel_sources": [],
+        "model_sources": [],
+    }
+
+
+def test_check_runs_kaggles_push_code_without_network(built, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("check_metadata tried to open a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    request = bundle.check_metadata(built)
+    # what `kaggle kernels push` would send, as built by kaggle's own code
+    assert request["slug"] == "tester/store-sales-exp001"
+    assert request["newTitle"] == "Store Sales exp001"
+    assert request["enableInternet"] is True and request["isPrivate"] is True
+    assert request["competitionDataSources"] == ["store-sales-time-series-forecasting"]
+
+
+def test_check_in_a_fresh_process_neither_logs_in_nor_prints(built, tmp_path):
+    """`import kaggle` logs in on import: with an access token in ~/.kaggle it would call
+    Kaggle's API, with none it prints a long notice. The check must do neither."""
+    (tmp_path / ".kaggle").mkdir()
+    (tmp_path / ".kaggle" / "access_token").write_text("not-a-real-token")
+    code = f"""
+import os, socket
+connects = []
+def record(*args, **kwargs):
+    connects.append(args)
+    raise OSError("no network in this test")
+socket.socket.connect = socket.getaddrinfo = record
+before = dict(os.environ)
+from store_sales import bundle
+bundle.check_metadata({str(built)!r})
+assert dict(os.environ) == before, "environment not restored"
+print("connects", len(connects))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "connects 0\n" and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("title", "Tiny", "at least five characters"),
+        ("code_file", "missing.ipynb", "Source file not found"),
+        ("id", "tester/store-sales-exp001/3", "cannot contain a version"),
+        ("id", "tester/store-sales-other", "does not resolve"),
+        ("language", "julia", "valid language"),
+        ("kernel_type", "app", "valid kernel type"),
+        ("is_private", "yes", "Invalid boolean value"),
+        ("enable_internet", 1, "enable_internet"),
+        ("dataset_sources", ["no-owner"], "{username}/{dataset-slug}"),
+        ("kernel_sources", ["someone/abc"], "at least five characters"),
+        ("competition_sources", "store-sales-time-series-forecasting", "must be of type list"),
+        ("competition_sources", [], "must include"),
+    ],
+)
+def test_check_names_the_field_and_the_rule(built, tmp_path, field, value, rule):
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "exp001.ipynb").write_bytes((built / "exp001.ipynb").read_bytes())
+    meta = json.loads((built / "kernel-metadata.json").read_text())
+    meta[field] = value
+    (folder / "kernel-metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(bundle.MetadataError, match=f"field '{field}'") as err:
+        bundle.check_metadata(folder)
+    assert err.value.field == field and rule in str(err.value)
+
+
+def test_check_requires_explicit_internet(built, tmp_path):
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "exp001.ipynb").write_bytes((built / "exp001.ipynb").read_bytes())
+    meta = json.loads((built / "kernel-metadata.json").read_text())
+    del meta["enable_internet"]  # kaggle itself would accept this and default to true
+    (folder / "kernel-metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(bundle.MetadataError, match="field 'enable_internet'"):
+        bundle.check_metadata(folder)
+
+
+def test_root_card_is_exp001s_bundle_metadata(built, tmp_path):
+    """Rule: the root card = `bundle exp001` metadata with the owner placeholder and code_file
+    relative to the repo root; it passes the same check once the bundle is built."""
+    card = json.loads((REPO / "kernel-metadata.json").read_text())
+    assert card == bundle.root_card(), "run `store-sales bundle exp001 --root-card`"
+    meta = json.loads((built / "kernel-metadata.json").read_text())
+    assert card["id"] == meta["id"].replace("tester/", f"{bundle.OWNER_PLACEHOLDER}/", 1)
+    assert card["code_file"] == "build/kaggle/exp001/exp001.ipynb"
+    same = {k: v for k, v in card.items() if k not in ("id", "code_file")}
+    assert same == {k: v for k, v in meta.items() if k not in ("id", "code_file")}
+    # laid out as in the repo after `store-sales bundle exp001`
+    (tmp_path / "build" / "kaggle" / "exp001").mkdir(parents=True)
+    (tmp_path / card["code_file"]).write_bytes((built / "exp001.ipynb").read_bytes())
+    (tmp_path / "kernel-metadata.json").write_text(json.dumps(card))
+    assert bundle.check_metadata(tmp_path)["slug"] == card["id"]
+
+
+# ---- the command -----------------------------------------------------------------------------
+
+
+def test_bundle_all_writes_one_checked_folder_per_notebook(tmp_path, capsys):
+    assert _cli(["bundle", "--all", "--owner", "tester", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.stem for p in NOTEBOOKS]
+    for nb in NOTEBOOKS:
+        folder = tmp_path / nb.stem
+        assert sorted(p.name for p in folder.iterdir()) == sorted(["kernel-metadata.json", nb.name])
+        assert f"kaggle kernels push -p {folder}" in printed
+        assert bundle.check_metadata(folder)["slug"] == f"tester/store-sales-{nb.stem}"
+
+
+def test_owner_from_env_then_kaggle_json_never_showing_the_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "kaggle.json").write_text(
+        json.dumps({"username": "fromjson", "key": SENTINEL})
+    )
+    out = tmp_path / "out"
+    assert _cli(["bundle", "exp001", "--out", str(out)]) == 0
+    assert json.loads((out / "exp001" / "kernel-metadata.json").read_text())["id"].startswith(
+        "fromjson/"
+    )
+    monkeypatch.setenv("KAGGLE_USERNAME", "fromenv")
+    assert bundle.kaggle_username() == "fromenv"
+    assert bundle.kaggle_username("flag") == "flag"
+    printed = capsys.readouterr()
+    assert SENTINEL not in printed.out + printed.err
+    assert all(SENTINEL.encode() not in p.read_bytes() for p in out.rglob("*") if p.is_file())
+
+
+def test_without_a_username_the_id_gets_a_placeholder(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "nothing"))
+    assert _cli(["bundle", "exp001", "--out", str(tmp_path), "--title", "My Store Sales"]) == 0
+    meta = json.loads((tmp_path / "exp001" / "kernel-metadata.json").read_text())
+    assert meta["id"] == f"{bundle.OWNER_PLACEHOLDER}/my-store-sales"
+    assert "replace it before `kaggle kernels push`" in capsys.readouterr().out
+
+
+def test_a_refused_title_leaves_no_metadata_behind(tmp_path, capsys):
+    assert _cli(["bundle", "exp001", "--owner", "t", "--title", "abc", "--out", str(tmp_path)]) == 2
+    assert "field 'title'" in capsys.readouterr().err
+    assert not (tmp_path / "exp001" / "kernel-metadata.json").exists()
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys):
+    assert _cli(["bundle", "--owner", "t", "--out", str(tmp_path)]) == 2
+    assert _cli(["bundle", "nope", "--owner", "t", "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+# ---- each bundle run as Kaggle would run it ----------------------------------------------------
+
+FAKE_SECRETS = '''\
+"""Stand-in for Kaggle's kaggle_secrets: one secret, and a log of the labels asked for."""
+import os
+
+
+class UserSecretsClient:
+    def get_secret(self, label):
+        with open(os.environ["FAKE_SECRETS_LOG"], "a") as fh:
+            fh.write(label + "\\n")
+        if label != "wandb_api_key":
+            raise ValueError("no such secret")  # Kaggle raises for a missing secret too
+        return {sentinel!r}
+'''
+# Our code must not trigger deprecations, on our pins or on Kaggle's older versions.
+STRICT_WARNINGS = """\
+import warnings
+
+warnings.filterwarnings("error", category=FutureWarning)
+warnings.filterwarnings("error", category=DeprecationWarning, module=r"store_sales(\\.|$)")
+"""
+PROBE = """\
+import json, os, sys
+import store_sales
+print("PROBE" + json.dumps({"package": store_sales.__file__, "python": sys.executable,
+                            "cwd": os.getcwd()}))
+"""
+
+
+def _ours(name: str) -> bool:
+    """Site-packages entries of this project: the package, its dist-info, the editable hook."""
+    name = name.lower().replace("-", "_")
+    return name.startswith(("store_sales", "__editable__")) or name == "__pycache__"
+
+
+@pytest.fixture(scope="module")
+def kaggle_python(tmp_path_factory) -> dict:
+    """A Python like a Kaggle kernel's: our libraries, but neither the repo nor store_sales.
+
+    A new venv whose site-packages links every entry of ours except this project's (its
+    editable-install .pth/finder, or an installed copy), so the package is hidden however it
+    was installed, and every process started from it (the kernel too) inherits that; `-S`/`-I`
+    or a cleared PYTHONPATH would not hide an editable install. It also holds the fake
+    `kaggle_secrets` and a sitecustomize that turns our deprecation warnings into errors.
+    """
+    root = tmp_path_factory.mktemp("kaggle-python")
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(root / "venv")
+    python = root / "venv" / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = Path(purelib)
+    for packages in site.getsitepackages():
+        for entry in sorted(Path(packages).iterdir()):
+            if not _ours(entry.name) and not (target / entry.name).exists():
+                (target / entry.name).symlink_to(entry)
+    (target / "kaggle_secrets.py").write_text(FAKE_SECRETS.format(sentinel=SENTINEL))
+    (target / "sitecustomize.py").write_text(STRICT_WARNINGS)
+    kernels = root / "jupyter" / "kernels" / "kaggle-like"
+    kernels.mkdir(parents=True)
+    argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "Kaggle-like", "language": "python"}
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    return {"python": python, "jupyter_path": root / "jupyter"}
+
+
+def _kaggle_env(tmp: Path, jupyter_path: Path) -> dict:
+    """A kernel environment built from nothing: nothing of the developer's leaks in."""
+    home = tmp / "home"
+    home.mkdir()
+    wandb_home = tmp / "wandb-home"
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp / "tmp"),
+        "PYTHONPATH": "",
+        "JUPYTER_PATH": str(jupyter_path),
+        "MPLCONFIGDIR": str(home / "mpl"),
+        "KAGGLE_KERNEL_RUN_TYPE": "Batch",
+        "FAKE_SECRETS_LOG": str(tmp / "secrets.log"),
+        # W&B: wandb_mode "auto" so the Kaggle secret is really read; the server address is a
+        # closed local port, so the run falls back to offline and nothing can go online
+        "WANDB_BASE_URL": "http://127.0.0.1:9",
+        "WANDB_DIR": str(wandb_home),
+        "WANDB_CONFIG_DIR": str(wandb_home),
+        "WANDB_CACHE_DIR": str(wandb_home),
+        "WANDB_DATA_DIR": str(wandb_home),
+        "NETRC": str(home / "netrc-absent"),
+    }
+
+
+def test_the_kernel_python_cannot_import_the_package(kaggle_python, tmp_path):
+    env = _kaggle_env(tmp_path, kaggle_python["jupyter_path"])
+    found = subprocess.run(
+        [kaggle_python["python"], "-c", "import store_sales"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode != 0 and "No module named 'store_sales'" in found.stderr
+    libs = subprocess.run(
+        [kaggle_python["python"], "-c", "import lightgbm, pandas, papermill, wandb"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert libs.returncode == 0, libs.stderr[-2000:]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_bundle_runs_like_on_kaggle(notebook, kaggle_python, small_data_dir, tmp_path):
+    declared = papermill.inspect_notebook(str(notebook))
+    if "output_dir" not in declared:  # on Kaggle it would write to /kaggle/working: not here
+        pytest.skip(f"{notebook.stem} has no output_dir parameter to stand in for /kaggle/working")
+    folder = bundle.bundle(notebook, tmp_path / "build", owner="tester")
+    nb = nbformat.read(folder / notebook.name, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    kernel_nb = tmp_path / "kernel" / notebook.name  # a fresh folder: no repo around it
+    kernel_nb.parent.mkdir()
+    nbformat.write(nb, kernel_nb)
+    working = tmp_path / "working"  # stands in for /kaggle/working
+    working.mkdir()
+    (tmp_path / "tmp").mkdir()
+    params = {k: v for k, v in SMALL_PARAMS.items() if k in declared}
+    params.update(data_dir=str(small_data_dir), output_dir=str(working), wandb_mode="auto")
+    executed = tmp_path / "executed.ipynb"
+    papermill_cmd = [kaggle_python["python"], "-m", "papermill", kernel_nb, executed]
+    options = ["-k", "kaggle-like", "--cwd", working, "--no-progress-bar", "-y", json.dumps(params)]
+    run = subprocess.run(
+        [*papermill_cmd, *options],
+        cwd=tmp_path / "kernel",
+        env=_kaggle_env(tmp_path, kaggle_python["jupyter_path"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+
+    out = nbformat.read(executed, as_version=4)
+    texts = [o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs]
+    probe = json.loads(next(t for t in texts if t.startswith("PROBE"))[len("PROBE") :])
+    # the package came from the notebook itself, unpacked outside the working folder
+    assert Path(probe["package"]).is_relative_to(tmp_path / "tmp")
+    assert Path(probe["python"]) == kaggle_python["python"]
+    assert Path(probe["cwd"]) == working
+    assert not any(p.suffix == ".py" for p in working.rglob("*"))
+    # the W&B key was asked from the (fake) Kaggle secrets, and the run stayed offline
+    assert (tmp_path / "secrets.log").read_text().split() == ["wandb_api_key"]
+    metrics = json.loads((working / "metrics.json").read_text())
+    assert metrics["wandb"]["mode"] == "offline"
+    assert list(working.glob("wandb/offline-run-*/run-*.wandb"))
+    # the submission is where Kaggle looks for it, complete
+    sub = pd.read_csv(working / "submission.csv")
+    sample = pd.read_csv(small_data_dir / "sample_submission.csv")
+    assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
+    assert not any("Warning" in t for t in texts), [t for t in texts if "Warning" in t]
+    # the key is nowhere: not in the executed notebook, the outputs, or W&B's files
+    for path in [executed, *working.rglob("*"), *(tmp_path / "wandb-home").rglob("*")]:
+        if path.is_file():
+            assert SENTINEL.encode() not in path.read_bytes(), path
