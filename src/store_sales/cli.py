@@ -1,4 +1,4 @@
-"""`store-sales` command line: make synthetic data, run templates."""
+"""`store-sales` command line: synthetic data, template runs, sweeps, Kaggle bundles."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import bundle
+from . import bundle, sweep
 
 
 def _value(text: str):
@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_cmd_run)
 
     bundle.register(sub)
+    sweep.register(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)
