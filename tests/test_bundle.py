@@ -373,11 +373,12 @@ def test_the_kernel_python_cannot_import_the_package(kaggle_python, tmp_path):
     assert libs.returncode == 0, libs.stderr[-2000:]
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_bundle_runs_like_on_kaggle(notebook, kaggle_python, small_data_dir, tmp_path):
-    declared = papermill.inspect_notebook(str(notebook))
-    if "output_dir" not in declared:  # on Kaggle it would write to /kaggle/working: not here
-        pytest.skip(f"{notebook.stem} has no output_dir parameter to stand in for /kaggle/working")
+def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path):
+    """Bundle `notebook`, execute it as Kaggle would, and return its outputs and probe.
+
+    The kernel runs from a venv without the package, in a fresh folder, with Kaggle's
+    environment, a fake `kaggle_secrets` and `working` standing in for /kaggle/working.
+    """
     folder = bundle.bundle(notebook, tmp_path / "build", owner="tester")
     nb = nbformat.read(folder / notebook.name, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
@@ -387,8 +388,6 @@ def test_bundle_runs_like_on_kaggle(notebook, kaggle_python, small_data_dir, tmp
     working = tmp_path / "working"  # stands in for /kaggle/working
     working.mkdir()
     (tmp_path / "tmp").mkdir()
-    params = {k: v for k, v in SMALL_PARAMS.items() if k in declared}
-    params.update(data_dir=str(small_data_dir), output_dir=str(working), wandb_mode="auto")
     executed = tmp_path / "executed.ipynb"
     papermill_cmd = [kaggle_python["python"], "-m", "papermill", kernel_nb, executed]
     options = ["-k", "kaggle-like", "--cwd", working, "--no-progress-bar", "-y", json.dumps(params)]
@@ -410,6 +409,19 @@ def test_bundle_runs_like_on_kaggle(notebook, kaggle_python, small_data_dir, tmp
     assert Path(probe["python"]) == kaggle_python["python"]
     assert Path(probe["cwd"]) == working
     assert not any(p.suffix == ".py" for p in working.rglob("*"))
+    assert not any("Warning" in t for t in texts), [t for t in texts if "Warning" in t]
+    # the key is nowhere: not in the executed notebook, the outputs, or W&B's files
+    for path in [executed, *working.rglob("*"), *(tmp_path / "wandb-home").rglob("*")]:
+        if path.is_file():
+            assert SENTINEL.encode() not in path.read_bytes(), path
+    return working
+
+
+def test_exp001_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):
+    notebook = REPO / "notebooks" / "exp001.ipynb"
+    params = {**SMALL_PARAMS, "data_dir": str(small_data_dir), "wandb_mode": "auto"}
+    params["output_dir"] = str(tmp_path / "working")
+    working = _run_like_kaggle(notebook, params, kaggle_python, tmp_path)
     # the W&B key was asked from the (fake) Kaggle secrets, and the run stayed offline
     assert (tmp_path / "secrets.log").read_text().split() == ["wandb_api_key"]
     metrics = json.loads((working / "metrics.json").read_text())
@@ -419,8 +431,27 @@ def test_bundle_runs_like_on_kaggle(notebook, kaggle_python, small_data_dir, tmp
     sub = pd.read_csv(working / "submission.csv")
     sample = pd.read_csv(small_data_dir / "sample_submission.csv")
     assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
-    assert not any("Warning" in t for t in texts), [t for t in texts if "Warning" in t]
-    # the key is nowhere: not in the executed notebook, the outputs, or W&B's files
-    for path in [executed, *working.rglob("*"), *(tmp_path / "wandb-home").rglob("*")]:
-        if path.is_file():
-            assert SENTINEL.encode() not in path.read_bytes(), path
+
+
+def test_sweep_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):
+    """The sweep notebook on Kaggle: its trials are exp001 kernels started from the bundle."""
+    notebook = REPO / "notebooks" / "sweep.ipynb"
+    fixed = {"n_origins": 6, "num_boost_round": 60, "early_stopping_rounds": 20}
+    params = {
+        "data_dir": str(small_data_dir),
+        "sweep_dir": str(tmp_path / "working" / "sweep"),
+        "count": 2,
+        "mode": "local",
+        "workers": 1,
+        "fixed": fixed,
+    }
+    working = _run_like_kaggle(notebook, params, kaggle_python, tmp_path)
+    sweep_dir = working / "sweep"
+    results = pd.read_csv(sweep_dir / "results.csv")
+    assert len(results) == 2 and (results["state"] == "finished").all()
+    assert (sweep_dir / "best.yaml").is_file()
+    trials = sorted((sweep_dir / "trials").iterdir())
+    assert len(trials) == 2
+    for trial in trials:  # each trial is a complete exp001 run with its offline W&B run
+        assert (trial / "submission.csv").is_file()
+        assert list(trial.glob("wandb/offline-run-*/run-*.wandb"))
