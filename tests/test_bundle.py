@@ -355,21 +355,14 @@ def _kaggle_env(tmp: Path, jupyter_path: Path) -> dict:
 
 def test_the_kernel_python_cannot_import_the_package(kaggle_python, tmp_path):
     env = _kaggle_env(tmp_path, kaggle_python["jupyter_path"])
-    found = subprocess.run(
-        [kaggle_python["python"], "-c", "import store_sales"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+
+    def python(code: str) -> subprocess.CompletedProcess:
+        cmd = [kaggle_python["python"], "-c", code]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    found = python("import store_sales")
     assert found.returncode != 0 and "No module named 'store_sales'" in found.stderr
-    libs = subprocess.run(
-        [kaggle_python["python"], "-c", "import lightgbm, pandas, papermill, wandb"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    libs = python("import lightgbm, pandas, papermill, wandb")
     assert libs.returncode == 0, libs.stderr[-2000:]
 
 
