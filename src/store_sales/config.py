@@ -196,5 +196,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    path.write_text(json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+    """Atomic replace: a sweep's trials read such files while another process writes them."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    tmp.replace(path)
     return path

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from . import runner
-from .config import REPO_ROOT, outputs_root
+from .config import REPO_ROOT, outputs_root, to_jsonable, write_json
 
 TEMPLATE = "exp001"
 DEFAULT_PROJECT = "store-sales"
@@ -81,17 +81,6 @@ def _engine():
         warnings.simplefilter("ignore", DeprecationWarning)
         import sweeps
     return sweeps
-
-
-def plain(value: Any) -> Any:
-    """The engine returns numpy scalars; papermill, JSON and YAML need plain Python values."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    return value
 
 
 def engine_run(name: str, state: str, config: dict, summary: dict, history: list[dict]):
@@ -340,7 +329,9 @@ def suggested_params(suggestion_config: dict, declared: dict) -> dict:
     """The engine's `{name: {"value": v}}` as plain values typed like the template's defaults."""
     out = {}
     for name, entry in suggestion_config.items():
-        value = plain(entry["value"] if isinstance(entry, dict) and "value" in entry else entry)
+        value = to_jsonable(
+            entry["value"] if isinstance(entry, dict) and "value" in entry else entry
+        )
         if _is_int(declared.get(name)) and isinstance(value, float) and value.is_integer():
             value = int(value)
         out[name] = value
@@ -356,13 +347,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    """Atomic replace: trials read these files while the controller writes them."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(plain(obj), indent=2) + "\n")
-    tmp.replace(path)
 
 
 def read_history(trial_dir: Path, metric: str) -> list[dict]:
@@ -442,7 +426,7 @@ def _new_trial(sweep_dir: Path, suggested: dict, params: dict) -> Path:
         "params": params,
         "started": datetime.now().isoformat(timespec="seconds"),
     }
-    _write_json(trial_dir / TRIAL_FILE, record)
+    write_json(trial_dir / TRIAL_FILE, record)
     return trial_dir
 
 
@@ -456,7 +440,7 @@ def _end_trial(trial_dir: Path, error: str = "") -> str:
         state = "stopped" if (trial_dir / STOP_FILE).is_file() else "finished"
     record["state"] = state
     record["ended"] = datetime.now().isoformat(timespec="seconds")
-    _write_json(trial_dir / TRIAL_FILE, record)
+    write_json(trial_dir / TRIAL_FILE, record)
     return state
 
 
@@ -566,7 +550,7 @@ class _TrialCallback:
         reached = [i for i, band in enumerate(info.get("bands", [])) if band < rounds]
         return {
             "bands": [info["bands"][i] for i in reached],  # the engine lists 100; keep the used
-            "thresholds": [plain(info["thresholds"][i]) for i in reached],
+            "thresholds": [to_jsonable(info["thresholds"][i]) for i in reached],
             "verdict": (info.get("lines") or [""])[-1],
         }
 
@@ -575,7 +559,7 @@ class _TrialCallback:
         import wandb
 
         _, best_iteration, best_score = self._best
-        _write_json(
+        write_json(
             self.run_dir / STOP_FILE,
             {"stopped_at_round": rounds, "best_round": best_iteration + 1, **info},
         )
@@ -626,7 +610,7 @@ def _open_sweep_dir(
     old = _read_json(folder / STATE_FILE)
     if old:
         keys = ("mode", "template", "config", "fixed")
-        if any(plain(old.get(k)) != plain(state[k]) for k in keys):
+        if any(to_jsonable(old.get(k)) != to_jsonable(state[k]) for k in keys):
             raise SweepError(
                 f"{folder} holds another sweep (different config, template or fixed parameters); "
                 "pick a new --name"
@@ -641,7 +625,7 @@ def _open_sweep_dir(
         source if source else yaml.safe_dump(config, sort_keys=False)
     )
     state["created"] = datetime.now().isoformat(timespec="seconds")
-    _write_json(folder / STATE_FILE, state)
+    write_json(folder / STATE_FILE, state)
 
 
 def local_sweep(
@@ -844,7 +828,7 @@ def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> 
     files = {"results": folder / "results.csv"}
     table.to_csv(files["results"], index=False)
     finished = table[(table["state"] == "finished") & table[metric].notna()]
-    best = plain(finished.iloc[0].to_dict()) if len(finished) else None
+    best = to_jsonable(finished.iloc[0].to_dict()) if len(finished) else None
     if best is not None:
         files["best"] = folder / "best.yaml"
         params = best_params(folder, best["trial"])
@@ -1006,7 +990,7 @@ class _AgentTrial:
         trial_dir = self.folder / "trials" / run_id
         trial_dir.mkdir(parents=True, exist_ok=True)
         params = {**self.base, **suggested, "output_dir": str(trial_dir)}
-        _write_json(
+        write_json(
             trial_dir / TRIAL_FILE,
             {
                 "name": run_id,
@@ -1055,7 +1039,7 @@ def agent(
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = f"{remote.entity}/{remote.project}/{remote.id}"
-    _write_json(
+    write_json(
         folder / STATE_FILE,
         {
             "name": remote.id,
