@@ -12,6 +12,29 @@ from store_sales.synth import generate
 
 SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
 
+FAKE_SECRETS = '''\
+"""Stand-in for Kaggle's kaggle_secrets: one secret; logs the labels asked for if told where."""
+import os
+
+
+class UserSecretsClient:
+    def get_secret(self, label):
+        if os.environ.get("FAKE_SECRETS_LOG"):
+            with open(os.environ["FAKE_SECRETS_LOG"], "a") as fh:
+                fh.write(label + "\\n")
+        if label != "wandb_api_key":
+            raise ValueError("no such secret")  # Kaggle raises for a missing secret too
+        return {key!r}
+'''
+
+
+def write_fake_kaggle_secrets(folder: Path, key: str) -> Path:
+    """A `kaggle_secrets.py` in `folder` whose `wandb_api_key` secret is `key`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kaggle_secrets.py"
+    path.write_text(FAKE_SECRETS.format(key=key))
+    return path
+
 
 @pytest.fixture(autouse=True)
 def isolated_wandb(tmp_path_factory, monkeypatch):

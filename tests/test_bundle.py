@@ -18,6 +18,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+from conftest import write_fake_kaggle_secrets
 
 from store_sales import bundle
 
@@ -259,19 +260,6 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 
 # ---- each bundle run as Kaggle would run it ----------------------------------------------------
 
-FAKE_SECRETS = '''\
-"""Stand-in for Kaggle's kaggle_secrets: one secret, and a log of the labels asked for."""
-import os
-
-
-class UserSecretsClient:
-    def get_secret(self, label):
-        with open(os.environ["FAKE_SECRETS_LOG"], "a") as fh:
-            fh.write(label + "\\n")
-        if label != "wandb_api_key":
-            raise ValueError("no such secret")  # Kaggle raises for a missing secret too
-        return {sentinel!r}
-'''
 # Our code must not trigger deprecations, on our pins or on Kaggle's older versions.
 STRICT_WARNINGS = """\
 import warnings
@@ -317,7 +305,7 @@ def kaggle_python(tmp_path_factory) -> dict:
         for entry in sorted(Path(packages).iterdir()):
             if not _ours(entry.name) and not (target / entry.name).exists():
                 (target / entry.name).symlink_to(entry)
-    (target / "kaggle_secrets.py").write_text(FAKE_SECRETS.format(sentinel=SENTINEL))
+    write_fake_kaggle_secrets(target, SENTINEL)
     (target / "sitecustomize.py").write_text(STRICT_WARNINGS)
     kernels = root / "jupyter" / "kernels" / "kaggle-like"
     kernels.mkdir(parents=True)

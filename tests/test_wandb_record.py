@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from conftest import write_fake_kaggle_secrets
 from papermill.exceptions import PapermillExecutionError
 
 from store_sales import runner
@@ -149,12 +150,7 @@ def test_key_from_kaggle_secrets_with_w_and_b_unreachable(
 ):
     """A key is found but the server is down: offline within 10 s, and the key leaks nowhere."""
     fake = tmp_path / "fake_kaggle"
-    fake.mkdir()
-    (fake / "kaggle_secrets.py").write_text(
-        "class UserSecretsClient:\n"
-        "    def get_secret(self, label):\n"
-        f"        return {SENTINEL!r} if label == 'wandb_api_key' else None\n"
-    )
+    write_fake_kaggle_secrets(fake, SENTINEL)
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")]))
     )

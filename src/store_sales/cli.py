@@ -6,24 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 from . import bundle, sweep
-
-
-def _value(text: str):
-    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _cmd_synth(args) -> int:
@@ -37,11 +20,7 @@ def _cmd_synth(args) -> int:
 def _cmd_run(args) -> int:
     from . import runner
 
-    params = {}
-    for path in args.parameters_file or []:
-        params.update(yaml.safe_load(Path(path).read_text()) or {})
-    for name, value in args.parameter or []:
-        params[name] = _value(value)
+    params = runner.parameters_from_args(args)
     if args.list_params:
         for name, default in runner.notebook_parameters(
             runner.resolve_notebook(args.notebook)

@@ -283,12 +283,13 @@ def build_features(panel: Panel, origins, zero_window: int = 56) -> pd.DataFrame
 
     prefix = _Prefix(y_known)
     cols["last"] = per_origin(y_known[:, origins])
-    for w in WINDOWS:
-        cols[f"mean_{w}"] = per_origin(prefix.mean(origins, w))
+    means = {w: prefix.mean(origins, w) for w in WINDOWS}
+    for w, mean in means.items():
+        cols[f"mean_{w}"] = per_origin(mean)
     for hl in EWM_HALFLIVES:
         cols[f"ewm_{hl}"] = per_origin(_ewm(y_known, hl)[:, origins])
     sq = _Prefix(np.square(y_known))
-    var28 = sq.mean(origins, 28) - np.square(prefix.mean(origins, 28))
+    var28 = sq.mean(origins, 28) - np.square(means[28])
     cols["std_28"] = per_origin(np.sqrt(np.clip(var28, 0, None)))
     cols["zero_frac_28"] = per_origin(1 - sold.mean(origins, 28))
     day_idx = np.arange(panel.n_days)

@@ -9,8 +9,34 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+import yaml
 
 from .config import TEMPLATES, new_run_dir, notebooks_dir
+
+
+def typed_value(text: str):
+    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parameters_from_args(args) -> dict:
+    """`-f file.yaml` (in order), then `-p name value` (typed by `typed_value`); later ones win."""
+    params: dict = {}
+    for path in args.parameters_file or []:
+        params.update(yaml.safe_load(Path(path).read_text()) or {})
+    for name, value in args.parameter or []:
+        params[name] = typed_value(value)
+    return params
 
 
 def resolve_notebook(name: str | Path) -> Path:

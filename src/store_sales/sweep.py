@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from . import runner
-from .config import REPO_ROOT, outputs_root, to_jsonable, write_json
+from .config import REPO_ROOT, TEMPLATES, outputs_root, to_jsonable, write_json
 
 TEMPLATE = "exp001"
 DEFAULT_PROJECT = "store-sales"
@@ -300,10 +300,8 @@ def _looks_numeric(text: str) -> bool:
 
 
 def _config_class(stem: str):
-    """`Exp001Config` for exp001: the template's own value checks."""
-    from . import config as config_module
-
-    return getattr(config_module, stem[:1].upper() + stem[1:] + "Config", None)
+    """The template's config class (its own value checks), from the registry in config."""
+    return TEMPLATES.get(stem)
 
 
 def _fixed_for_config(fixed: dict, declared: dict) -> dict:
@@ -1108,17 +1106,6 @@ def run(
 # command line: `store-sales sweep ...`
 
 
-def _fixed_from_args(args) -> dict:
-    from .cli import _value  # `-p name value` typed exactly as `store-sales run` does
-
-    fixed: dict = {}
-    for path in args.parameters_file or []:
-        fixed.update(yaml.safe_load(Path(path).read_text()) or {})
-    for name, value in args.parameter or []:
-        fixed[name] = _value(value)
-    return fixed
-
-
 def _cmd(fn):
     """Errors a user can fix print as one line (exit 2), like `store-sales run`."""
 
@@ -1140,7 +1127,7 @@ def _cmd_local(args) -> None:
         workers=args.workers,
         name=args.name,
         sweep_dir=args.sweep_dir,
-        fixed=_fixed_from_args(args),
+        fixed=runner.parameters_from_args(args),
         template=args.template,
         allow_large_grid=args.allow_large_grid,
         check_every=args.check_every,
@@ -1157,7 +1144,7 @@ def _cmd_agent(args) -> None:
         args.count,
         args.project,
         args.entity,
-        fixed=_fixed_from_args(args),
+        fixed=runner.parameters_from_args(args),
         template=args.template,
         sweep_dir=args.sweep_dir,
         log_output=not args.quiet,
