@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import COMPETITION, PACKAGE_DIR, REPO_ROOT, notebooks_dir
+from .cliutil import one_line_errors
+from .errors import UserError
+from .paths import COMPETITION, PACKAGE_DIR, REPO_ROOT, notebooks_dir
 
 BUILD_DIR = REPO_ROOT / "build" / "kaggle"
 ROOT_CARD = REPO_ROOT / "kernel-metadata.json"
@@ -39,7 +41,7 @@ METADATA_FILE = "kernel-metadata.json"
 BOOTSTRAP_CELL_ID = "bundled-store-sales"
 
 
-class MetadataError(ValueError):
+class MetadataError(UserError):
     """A kernel-metadata.json that `kaggle kernels push` (or this project) would refuse."""
 
     def __init__(self, path: Path, field: str, rule: str):
@@ -387,14 +389,13 @@ def bundle(
     return folder
 
 
+@one_line_errors
 def _cmd_bundle(args) -> int:
     if bool(args.notebooks) == args.all:
-        print("error: name notebooks (e.g. exp001) or pass --all, not both", file=sys.stderr)
-        return 2
+        raise UserError("name notebooks (e.g. exp001) or pass --all, not both")
     names = sorted(notebooks_dir().glob("*.ipynb")) if args.all else args.notebooks
     if args.title and len(names) != 1:
-        print("error: --title needs exactly one notebook", file=sys.stderr)
-        return 2
+        raise UserError("--title needs exactly one notebook")
     owner = kaggle_username(args.owner)
     if not owner:
         print(
@@ -406,9 +407,8 @@ def _cmd_bundle(args) -> int:
         folders = [
             bundle(n, args.out, owner, args.title, not args.public, blob=blob) for n in names
         ]
-    except (MetadataError, FileNotFoundError, ImportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ImportError as err:  # the kaggle package is missing
+        raise UserError(str(err)) from None
     for folder in folders:
         meta = json.loads((folder / METADATA_FILE).read_text())
         size = (folder / meta["code_file"]).stat().st_size // 1024

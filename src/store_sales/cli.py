@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 from . import bundle, sweep
+from .cliutil import add_parameter_args, one_line_errors, parameters_from_args
 
 
+@one_line_errors
 def _cmd_synth(args) -> int:
     from .synth import generate
 
@@ -17,25 +19,26 @@ def _cmd_synth(args) -> int:
     return 0
 
 
+@one_line_errors
 def _cmd_run(args) -> int:
     from . import runner
 
-    params = runner.parameters_from_args(args)
+    params = parameters_from_args(args)
     if args.list_params:
-        for name, default in runner.notebook_parameters(
-            runner.resolve_notebook(args.notebook)
-        ).items():
+        notebook = runner.resolve_notebook(args.notebook)
+        for name, default in runner.notebook_parameters(notebook).items():
             print(f"{name} = {default!r}")
         return 0
-    try:
-        out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
-    except ValueError as err:  # bad parameters: one line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
     metrics = runner.read_metrics(out_dir)
     print("\n== run finished ==")
     if "val_rmsle" in metrics:
         print(f"val RMSLE        {metrics['val_rmsle']:.5f}")
+    if metrics.get("n_folds", 1) > 1:
+        print(
+            f"CV RMSLE         {metrics['cv_rmsle_mean']:.5f} ± {metrics['cv_rmsle_std']:.5f} "
+            f"({metrics['n_folds']} folds)"
+        )
     print(f"outputs          {out_dir}")
     wb = metrics.get("wandb") or {}
     if wb.get("mode") == "offline" and wb.get("dir"):
@@ -59,8 +62,7 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("run", help="run a template notebook through papermill")
     p.add_argument("notebook", help="template name (exp001) or notebook path")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-    p.add_argument("-f", "--parameters-file", action="append", help="YAML file of parameters")
+    add_parameter_args(p)
     p.add_argument("--list-params", action="store_true", help="list parameters and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
     p.set_defaults(func=_cmd_run)

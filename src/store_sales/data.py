@@ -16,7 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .config import COMPETITION, HORIZON, on_kaggle, real_data_dir, synthetic_data_dir
+from .errors import UserError
+from .paths import COMPETITION, HORIZON, on_kaggle, real_data_dir, synthetic_data_dir
 
 DATE = pa.date32()
 FAMILY = pa.dictionary(pa.int32(), pa.string())
@@ -63,7 +64,7 @@ GET_DATA = (
 )
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Input data is missing or malformed; the message names the file and the fix."""
 
 

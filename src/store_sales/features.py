@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import HORIZON
 from .data import CompetitionData
+from .paths import HORIZON
 
 WINDOWS = (3, 7, 14, 28, 56, 112)  # trailing windows (days) ending at the origin
 EWM_HALFLIVES = (3, 14)  # exponentially weighted means: track a level that drifts

@@ -7,30 +7,49 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def learning_curve(evals: dict, best_iteration: int) -> Figure:
+def learning_curve(curves: dict[int, dict[str, list]], best: dict[int, int], unit: str) -> Figure:
+    """Per-step train/validation RMSE of every fold (fold 1 solid, others fainter)."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
-    for name, style in (("train", "-"), ("val", "-")):
-        if name in evals:
-            ax.plot(evals[name]["rmse"], style, label=f"{name} RMSE (log1p sales)")
-    if best_iteration:
-        ax.axvline(
-            best_iteration - 1, color="grey", ls="--", lw=1, label=f"best = {best_iteration}"
-        )
-    ax.set(xlabel="boosting round", ylabel="RMSE on log1p(sales)", title="Learning curve")
+    for k, fold_curves in sorted(curves.items()):
+        alpha = 1.0 if k == 1 else 0.45
+        suffix = "" if len(curves) == 1 else f" fold {k}"
+        for name, color in (("train_rmse", "tab:blue"), ("val_rmse", "tab:orange")):
+            if fold_curves.get(name):
+                label = f"{name.split('_')[0]}{suffix}"
+                ax.plot(fold_curves[name], color=color, alpha=alpha, label=label)
+        if best.get(k):
+            ax.axvline(best[k] - 1, color="grey", ls="--", lw=1, alpha=alpha)
+    ax.set(xlabel=unit, ylabel="RMSE on log1p(sales)", title="Learning curve (dashed: best)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def feature_importance(booster, top: int = 30) -> Figure:
-    gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values()
-    gain = gain.iloc[-top:] / max(gain.sum(), 1e-12)
-    fig = Figure(figsize=(7, max(3, 0.25 * len(gain))))
+def feature_importance(share: pd.Series, top: int = 30) -> Figure:
+    share = share.sort_values().iloc[-top:]
+    fig = Figure(figsize=(7, max(3, 0.25 * len(share))))
     ax = fig.subplots()
-    ax.barh(gain.index, gain.to_numpy())
-    ax.set(xlabel="share of total gain", title="Feature importance (gain)")
+    ax.barh(share.index, share.to_numpy())
+    ax.set(xlabel="share of total importance", title="Feature importance")
+    fig.tight_layout()
+    return fig
+
+
+def by_horizon(table: pd.DataFrame) -> Figure:
+    """RMSLE by horizon day: all folds, and each fold when there are several."""
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    folds = [c for c in table.columns if c.startswith("fold_")]
+    if len(folds) > 1:
+        for c in folds:
+            ax.plot(table["h"], table[c], lw=1, alpha=0.5, label=c.replace("_", " "))
+    ax.plot(table["h"], table["rmsle"], color="black", lw=2, marker="o", label="all folds")
+    ax.set(xlabel="horizon day", ylabel="RMSLE", title="Validation RMSLE by horizon day")
+    ax.set_xticks(table["h"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

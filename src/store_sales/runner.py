@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import ast
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import papermill
-import yaml
 
-from .config import TEMPLATES, new_run_dir, notebooks_dir
-
-
-def typed_value(text: str):
-    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parameters_from_args(args) -> dict:
-    """`-f file.yaml` (in order), then `-p name value` (typed by `typed_value`); later ones win."""
-    params: dict = {}
-    for path in args.parameters_file or []:
-        params.update(yaml.safe_load(Path(path).read_text()) or {})
-    for name, value in args.parameter or []:
-        params[name] = typed_value(value)
-    return params
+from .errors import ConfigError
+from .jsonio import read_json
+from .paths import notebooks_dir
+from .rundir import new_run_dir
+from .templates import TEMPLATES
 
 
 def resolve_notebook(name: str | Path) -> Path:
@@ -50,7 +27,7 @@ def resolve_notebook(name: str | Path) -> Path:
     if candidate.is_file():
         return candidate
     known = sorted(p.stem for p in notebooks_dir().glob("*.ipynb"))
-    raise FileNotFoundError(f"notebook {name!r} not found; templates: {known}")
+    raise ConfigError(f"notebook {name!r} not found; templates: {known}")
 
 
 def notebook_parameters(notebook: Path) -> dict[str, Any]:
@@ -70,7 +47,7 @@ def check_parameters(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     declared = notebook_parameters(notebook)
     unknown = sorted(set(params) - set(declared))
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"unknown parameter(s) {unknown} for {notebook.stem}; valid parameters: "
             f"{', '.join(sorted(declared))}"
         )
@@ -89,7 +66,7 @@ def run(
     declared = check_parameters(path, params)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
-    model = getattr(TEMPLATES.get(path.stem), "MODEL", "")
+    model = TEMPLATES[path.stem].model if path.stem in TEMPLATES else ""
     out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""), model)
     params["output_dir"] = str(out_dir)
     # Stream the kernel's output as plain text: papermill's own log_output goes through a
@@ -107,5 +84,4 @@ def run(
 
 
 def read_metrics(run_dir: Path) -> dict:
-    path = Path(run_dir) / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(Path(run_dir) / "metrics.json")

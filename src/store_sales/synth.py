@@ -31,6 +31,8 @@ import pyarrow.compute as pc
 from scipy.signal import lfilter
 from scipy.special import ndtri
 
+from .errors import UserError
+
 VERSION = 1
 
 FIRST_DAY = np.datetime64("2013-01-01")
@@ -522,10 +524,10 @@ def generate(
     """
     t0 = time.perf_counter()
     if not 1 <= n_stores <= 54:
-        raise ValueError(f"n_stores must be in 1..54, got {n_stores}")
+        raise UserError(f"n_stores must be in 1..54, got {n_stores}")
     start_day = np.datetime64(pd.Timestamp(start).date(), "D")
     if not FIRST_DAY <= start_day <= LAST_TRAIN - 60:
-        raise ValueError(f"start must be between 2013-01-01 and 2017-06-16, got {start}")
+        raise UserError(f"start must be between 2013-01-01 and 2017-06-16, got {start}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -1,74 +1,134 @@
-"""Validation that mirrors the test, then the test forecast.
+"""Horizon-honest validation folds (time-series CV), the zero rule, and the test forecast.
 
-The test asks for days T+1..T+16 knowing sales up to T (the last train day). Validation asks
-the same question one horizon earlier: origin T-16, days T-15..T. Training rows come from
-origins whose 16 target days all end on or before the validation origin, so no validation
-target is ever a training target. The test forecast refits on the same layout moved 16 days
-later (or reuses the validation model with `refit=False`).
+The test asks for days T+1..T+16 knowing sales up to T (the last train day). Fold k asks the
+same question k horizons earlier: origin T-16k, days T-16k+1..T-16(k-1). Each fold trains on
+its own origins, whose 16 target days all end on or before its validation origin, so no
+validation target is ever a training target of that fold. Fold 1 (nearest the test) gives
+`val_rmsle`. The test forecast refits on fold 1's layout moved 16 days later for the number of
+steps the folds agree on (the median of their best steps), or reuses fold 1's model.
+
+Features are built per fold, for that fold's origins only, so CV costs no more memory than a
+single holdout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import models
-from .config import HORIZON
-from .features import feature_names
+from .errors import ConfigError
+from .features import build_features, feature_names
+from .metrics import rmsle
+from .models.base import FitResult, ModelAdapter, StepHook
+from .paths import HORIZON
+
+VAL_COLUMNS = ["s", "origin", "h", "day", "target", "alive", "pred"]
 
 
-def rmsle(y_true, y_pred) -> float:
-    """Root mean squared log error, the competition metric; inputs must be >= 0."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"shapes differ: {y_true.shape} vs {y_pred.shape}")
-    if (y_true < 0).any() or (y_pred < 0).any():
-        raise ValueError("RMSLE needs non-negative values (clip forecasts at 0)")
-    return float(np.sqrt(np.mean(np.square(np.log1p(y_pred) - np.log1p(y_true)))))
+@dataclass(frozen=True)
+class Fold:
+    k: int  # 1 = nearest the test
+    val_origin: int
+    train_origins: np.ndarray
 
 
 @dataclass(frozen=True)
 class Plan:
-    val_origin: int
-    train_origins: np.ndarray  # for the validation fit
+    folds: tuple[Fold, ...]
     test_origin: int
-    refit_origins: np.ndarray  # the same layout, one horizon later
+    refit_origins: np.ndarray  # fold 1's layout, one horizon later
 
     @property
-    def origins(self) -> np.ndarray:
-        every = [self.train_origins, [self.val_origin], self.refit_origins, [self.test_origin]]
-        return np.unique(np.concatenate(every).astype(np.int64))
+    def val_origin(self) -> int:
+        return self.folds[0].val_origin
+
+    @property
+    def train_origins(self) -> np.ndarray:
+        return self.folds[0].train_origins
 
 
-def make_plan(last_train: int, n_origins: int, stride: int) -> Plan:
-    val_origin = last_train - HORIZON
+def make_plan(last_train: int, n_origins: int, stride: int, n_folds: int = 1) -> Plan:
     # first training origin: the latest one, on the stride grid, whose targets end by val_origin
     gap = stride * -(-HORIZON // stride)
-    train_origins = val_origin - gap - stride * np.arange(n_origins)
-    if train_origins.min() < 0:
-        raise ValueError(
-            f"n_origins={n_origins} x origin_stride={stride} needs "
-            f"{gap + stride * (n_origins - 1) + HORIZON} days of history before the last train "
-            f"day; the data has {last_train}. Lower n_origins or origin_stride."
+    folds = []
+    for k in range(1, n_folds + 1):
+        val_origin = last_train - HORIZON * k
+        folds.append(Fold(k, val_origin, val_origin - gap - stride * np.arange(n_origins)))
+    if folds[-1].train_origins.min() < 0:
+        need = HORIZON * n_folds + gap + stride * (n_origins - 1)
+        raise ConfigError(
+            f"n_folds={n_folds}, n_origins={n_origins} x origin_stride={stride} need {need} "
+            f"days of history before the last train day; the data has {last_train}. "
+            "Lower n_folds, n_origins or origin_stride."
         )
     return Plan(
-        val_origin=val_origin,
-        train_origins=train_origins,
+        folds=tuple(folds),
         test_origin=last_train,
-        refit_origins=train_origins + HORIZON,
+        refit_origins=folds[0].train_origins + HORIZON,
     )
+
+
+def to_sales(log_pred: np.ndarray) -> np.ndarray:
+    """log1p forecasts as sales: clipped at 0 (sales are never negative), expm1."""
+    return np.expm1(np.clip(np.asarray(log_pred, dtype=np.float64), 0, None))
+
+
+def predict_sales(
+    adapter: ModelAdapter, model, rows: pd.DataFrame, features: Sequence[str]
+) -> np.ndarray:
+    """Sales forecast per row. The zero rule: series that sold nothing in the `zero_window`
+    days up to the origin (`alive` False) get 0 and never reach the model."""
+    out = np.zeros(len(rows), dtype=np.float64)
+    alive = rows["alive"].to_numpy()
+    if alive.any():
+        out[alive] = to_sales(adapter.predict(model, rows[alive], features))
+    return out
+
+
+@dataclass
+class FoldResult:
+    fold: Fold
+    fit: FitResult
+    rows: pd.DataFrame  # VAL_COLUMNS; `pred` in sales units
+    rmsle: float
+    rmsle_alive: float  # on series the model forecasts (not the zero rule)
+    n_train_rows: int
 
 
 @dataclass
 class Validation:
-    fit: models.FitResult
-    rows: pd.DataFrame  # validation rows with `pred` (sales scale)
-    rmsle: float
-    rmsle_alive: float  # on series the model forecasts (not the zero rule)
-    n_train_rows: int
+    folds: list[FoldResult]  # in the order fitted: fold 1 first
+    n_folds: int  # asked for; fewer ran when a sweep stopped fold 1
+
+    @property
+    def first(self) -> FoldResult:
+        return self.folds[0]
+
+    @property
+    def rmsle(self) -> float:
+        return self.first.rmsle
+
+    @property
+    def fit(self) -> FitResult:
+        return self.first.fit
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        return self.first.rows
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.array([f.rmsle for f in self.folds])
+
+    @property
+    def refit_steps(self) -> int:
+        """The step count the folds agree on: the median of their best steps (one fold: its
+        own). A median, not a mean: one fold that stops very early or late does not move it."""
+        return round(float(np.median([f.fit.best_step for f in self.folds])))
 
 
 def _train_rows(rows: pd.DataFrame, origins) -> pd.DataFrame:
@@ -76,53 +136,95 @@ def _train_rows(rows: pd.DataFrame, origins) -> pd.DataFrame:
     return rows[mask & rows["target"].notna().to_numpy()]
 
 
-def validate(rows: pd.DataFrame, plan: Plan, cfg, callbacks=()) -> Validation:
-    """Fit on the training origins, early-stop and score on the validation origin."""
+def cross_validate(
+    panel,
+    plan: Plan,
+    adapter: ModelAdapter,
+    zero_window: int,
+    hooks: Callable[[int], Sequence[StepHook]] = lambda k: (),
+    callbacks: Callable[[int], Sequence] = lambda k: (),
+    timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+) -> Validation:
+    """Fit each fold on its training origins, early-stop and score on its validation origin.
+
+    `hooks(k)` / `callbacks(k)` give fold k's step hooks and the library's own callbacks;
+    `timer(name)` times the feature builds and the fits. A
+    fit that a hook stopped (hyperband) ends the CV: the sweep has judged the trial already.
+    """
     features = feature_names()
-    train = _train_rows(rows, plan.train_origins)
-    val = rows[rows["origin"].to_numpy() == plan.val_origin].copy()
-    result = models.fit(
-        train,
-        val[val["alive"].to_numpy()],
-        features,
-        cfg.lgb_params(),
-        num_boost_round=cfg.num_boost_round,
-        early_stopping_rounds=cfg.early_stopping_rounds,
-        log_period=cfg.log_period,
-        callbacks=callbacks,
-    )
-    val["pred"] = models.predict_sales(result.booster, val, features)
-    actual = np.expm1(val["target"].to_numpy())
-    alive = val["alive"].to_numpy()
-    return Validation(
-        fit=result,
-        rows=val,
-        rmsle=rmsle(actual, val["pred"].to_numpy()),
-        rmsle_alive=rmsle(actual[alive], val["pred"].to_numpy()[alive]),
-        n_train_rows=len(train),
-    )
+    results = []
+    for fold in plan.folds:
+        origins = np.sort(np.append(fold.train_origins, fold.val_origin))
+        with timer("features"):
+            rows = build_features(panel, origins, zero_window)
+            train = _train_rows(rows, fold.train_origins)
+            val = rows[rows["origin"].to_numpy() == fold.val_origin]
+        with timer("train"):
+            fit = adapter.fit(
+                train,
+                val[val["alive"].to_numpy()],
+                features,
+                fold=fold.k,
+                hooks=hooks(fold.k),
+                callbacks=callbacks(fold.k),
+            )
+        n_train = len(train)
+        del train, rows
+        val = val.assign(pred=predict_sales(adapter, fit.model, val, features))[VAL_COLUMNS]
+        actual = np.expm1(val["target"].to_numpy())
+        pred = val["pred"].to_numpy()
+        alive = val["alive"].to_numpy()
+        results.append(
+            FoldResult(
+                fold=fold,
+                fit=fit,
+                rows=val.reset_index(drop=True),
+                rmsle=rmsle(actual, pred),
+                rmsle_alive=rmsle(actual[alive], pred[alive]),
+                n_train_rows=n_train,
+            )
+        )
+        if len(plan.folds) > 1:
+            print(f"fold {fold.k}: RMSLE {results[-1].rmsle:.5f} (best step {fit.best_step})")
+        if fit.stopped:
+            break
+    return Validation(folds=results, n_folds=len(plan.folds))
 
 
 @dataclass
 class Forecast:
     ids: np.ndarray
     sales: np.ndarray
-    booster: object  # the model that made the forecast
-    num_boost_round: int
+    s: np.ndarray  # series of each forecast row
+    day: np.ndarray  # panel day of each forecast row
+    model: object  # the model that made the forecast
+    steps: int  # its training steps
+    refit: bool
+    submission: pd.DataFrame | None = None  # as written to submission.csv
 
 
-def forecast_test(rows: pd.DataFrame, plan: Plan, cfg, validation: Validation, panel) -> Forecast:
+def forecast_test(
+    panel,
+    plan: Plan,
+    adapter: ModelAdapter,
+    validation: Validation,
+    zero_window: int,
+    refit: bool,
+    timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+) -> Forecast:
     """Forecast the test days from the last train day."""
     features = feature_names()
-    rounds = validation.fit.best_iteration
-    if cfg.refit:
-        booster = models.refit(
-            _train_rows(rows, plan.refit_origins), features, cfg.lgb_params(), rounds
-        )
+    steps = validation.refit_steps if refit else validation.fit.best_step
+    with timer("features"):
+        origins = np.sort(np.append(plan.refit_origins, plan.test_origin)) if refit else []
+        rows = build_features(panel, origins if refit else [plan.test_origin], zero_window)
+    if refit:
+        model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
+        rows = rows[rows["origin"].to_numpy() == plan.test_origin]
     else:
-        booster = validation.fit.booster
-    test = rows[rows["origin"].to_numpy() == plan.test_origin]
-    ids = panel.test_id[test["s"].to_numpy(), test["day"].to_numpy()]
+        model = validation.fit.model
+    s, day = rows["s"].to_numpy(), rows["day"].to_numpy()
+    ids = panel.test_id[s, day]
     keep = ids >= 0  # the test file may omit series; forecast only what it asks for
-    sales = models.predict_sales(booster, test[keep], features)
-    return Forecast(ids=ids[keep], sales=sales, booster=booster, num_boost_round=rounds)
+    sales = predict_sales(adapter, model, rows[keep], features)
+    return Forecast(ids[keep], sales, s[keep], day[keep], model, steps, refit)

@@ -1,0 +1,70 @@
+"""What every `store-sales` subcommand shares: `-p/-f` template parameters, one-line errors."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+
+def typed_value(text: str):
+    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def add_parameter_args(parser, what: str = "template parameter") -> None:
+    """`-p NAME VALUE` (repeatable) and `-f FILE.yaml` (repeatable), as papermill spells them."""
+    parser.add_argument(
+        "-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help=what
+    )
+    parser.add_argument("-f", "--parameters-file", action="append", help=f"YAML file of {what}s")
+
+
+def parameters_from_args(args) -> dict:
+    """`-f file.yaml` (in order), then `-p name value` (typed by `typed_value`); later ones win."""
+    params: dict = {}
+    for path in getattr(args, "parameters_file", None) or []:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as err:
+            raise UserError(f"parameters file {path}: {err.strerror}") from None
+        except yaml.YAMLError as err:
+            raise UserError(f"parameters file {path} is not valid YAML: {err}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise UserError(
+                f"parameters file {path} must be a mapping (name: value), "
+                f"not a {type(loaded).__name__}"
+            )
+        params.update(loaded or {})
+    for name, value in getattr(args, "parameter", None) or []:
+        params[name] = typed_value(value)
+    return params
+
+
+def one_line_errors(fn: Callable[..., int | None]) -> Callable[..., int]:
+    """A subcommand handler whose UserErrors print as `error: ...` (exit 2), no traceback."""
+
+    @functools.wraps(fn)
+    def handler(args) -> int:
+        try:
+            return fn(args) or 0
+        except (UserError, FileNotFoundError, FileExistsError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+
+    return handler

@@ -1,0 +1,1 @@
+"""Model adapters: each wraps one library behind `base.ModelAdapter`; nothing else imports it."""

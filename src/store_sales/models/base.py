@@ -1,0 +1,101 @@
+"""The seam between the shared pipeline and a model library.
+
+An adapter fits on log1p(sales) with early stopping on a validation set, refits for a fixed
+number of steps, predicts log1p(sales), saves and loads its model, and gives feature importance
+when the model has one. Steps are the library's unit of training (boosting rounds, epochs).
+
+After every step an adapter calls each hook with a `StepEvent` whose `values` hold at least
+`val_rmse` (RMSE on log1p(sales) of the validation rows; `train_rmse` when it has one). A hook
+may raise `StopTraining` (hyperband in a sweep): the adapter then stops and keeps its best step
+so far. The zero rule, expm1 and clipping are not the adapter's business (see `validation`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class StepEvent:
+    fold: int  # 1 = the fold nearest the test; 0 = a refit (no validation)
+    step: int  # 1-based
+    values: dict[str, float]  # val_rmse (always), train_rmse, ... for this step
+    extra: dict[str, float] = field(default_factory=dict)  # a hook's own metrics to record
+
+
+StepHook = Callable[[StepEvent], None]
+
+
+class StopTraining(Exception):
+    """Raised by a hook to end training early; `info` says why (kept in the fit result)."""
+
+    def __init__(self, info: dict | None = None):
+        super().__init__(info)
+        self.info = info or {}
+
+
+@dataclass
+class FitResult:
+    model: Any
+    best_step: int  # steps of the best model (what a refit trains for)
+    curves: dict[str, list[float]]  # per-step values: train_rmse, val_rmse, ...
+    stopped: dict | None = None  # StopTraining.info when a hook ended training
+
+
+class ModelAdapter(ABC):
+    name: ClassVar[str]  # "lightgbm": run names, tags
+    step_unit: ClassVar[str] = "round"  # what a step is, for axis labels
+    model_file: ClassVar[str] = "model.bin"  # the saved model's file name in the run folder
+
+    @abstractmethod
+    def fit(
+        self,
+        train: pd.DataFrame,
+        valid: pd.DataFrame,
+        features: Sequence[str],
+        *,
+        fold: int = 1,
+        hooks: Sequence[StepHook] = (),
+        callbacks: Sequence = (),
+    ) -> FitResult:
+        """Train on `train`, stop early on `valid` (both have `target` = log1p sales).
+
+        `callbacks` are the library's own callbacks (a tracker's integration), passed as is.
+        """
+
+    @abstractmethod
+    def refit(self, train: pd.DataFrame, features: Sequence[str], steps: int) -> Any:
+        """Train for exactly `steps` steps on later data; no validation set."""
+
+    @abstractmethod
+    def predict(self, model: Any, rows: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+        """log1p(sales) forecasts, unclipped, one per row."""
+
+    @abstractmethod
+    def save(self, model: Any, path: Path) -> Path: ...
+
+    @abstractmethod
+    def load(self, path: Path) -> Any: ...
+
+    def feature_importance(self, model: Any) -> pd.Series | None:
+        """Share of importance per feature (sums to 1), or None when the model has none."""
+        return None
+
+
+def call_hooks(hooks: Sequence[StepHook], event: StepEvent) -> None:
+    """Hooks in order; a StopTraining from one still lets the others record the step."""
+    stop = None
+    for hook in hooks:
+        try:
+            hook(event)
+        except StopTraining as err:
+            stop = stop or err
+    if stop is not None:
+        raise stop

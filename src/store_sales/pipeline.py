@@ -1,0 +1,252 @@
+"""What every template notebook runs, in order, whatever its model and tracker:
+
+run = pipeline.start(cfg)                       # run folder, tracker login, model adapter
+data, panel = pipeline.load(run)                # checked data; the tracker's run starts
+cv = pipeline.validate(run, panel)              # time-series CV folds, early stopping
+forecast = pipeline.forecast(run, data, panel, cv)   # refit, submission, test_pred
+pipeline.report(run, panel, cv, forecast)       # metrics, predictions, plots, artifacts
+run.finish()
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+
+import numpy as np
+
+from . import metrics as m
+from . import plots, predictions
+from .data import SCHEMAS, CompetitionData, load_data, write_submission
+from .envinfo import environment, fingerprint
+from .features import Panel, build_panel, feature_names
+from .jsonio import to_jsonable, write_json
+from .run import Run
+from .rundir import copy_submission_for_kaggle
+from .trackers import RunInfo
+from .validation import Forecast, Validation, cross_validate, forecast_test, make_plan
+
+
+def start(cfg) -> Run:
+    """Create the run folder, log in to the tracker, and make the template's model adapter."""
+    return Run(cfg)
+
+
+def scheme_tag(n_folds: int) -> str:
+    return "origin-16d-holdout" if n_folds == 1 else f"ts-cv-{n_folds}x16d"
+
+
+def load(run: Run) -> tuple[CompetitionData, Panel]:
+    """Read and check the data, then open the tracker's run with config and data fingerprint."""
+    cfg = run.cfg
+    with run.phase("load"):
+        data = load_data(cfg.data_dir)
+        panel = build_panel(data)
+    with run.phase("fingerprint"):
+        files = fingerprint(data.source, SCHEMAS)
+    kind = "synthetic" if data.synthetic else "real"
+    changed = cfg.changed()
+    run.tracker.start(
+        RunInfo(
+            name=run.name,
+            dir=run.dir,
+            group=cfg.wandb_group or cfg.exp_name,
+            tags=[
+                run.template.model,
+                scheme_tag(cfg.n_folds),
+                "synthetic" if kind == "synthetic" else "real-data",
+            ],
+            notes=", ".join(f"{k}={v}" for k, v in changed.items()) or "template defaults",
+            config={
+                **asdict(cfg),
+                "template": run.template.name,
+                "data": {**data.summary(), "files": files},
+                "env": environment(),
+            },
+            data_files=files,
+            data_source=data.source,
+            data_kind=kind,
+        )
+    )
+    run.metrics["data"] = kind
+    return data, panel
+
+
+def validate(run: Run, panel: Panel) -> Validation:
+    """Time-series CV: fold k validates the 16 days after `last_train - 16k`."""
+    cfg = run.cfg
+    plan = make_plan(panel.last_train, cfg.n_origins, cfg.origin_stride, cfg.n_folds)
+    run.plan = plan
+    for fold in plan.folds:
+        dates = panel.day(fold.val_origin + 1).date(), panel.day(fold.val_origin + 16).date()
+        print(
+            f"fold {fold.k}: validates {dates[0]}..{dates[1]} ({len(fold.train_origins)} origins)"
+        )
+    hooks = [run.tracker.on_step]
+    if cfg.sweep_dir:
+        from .sweep.hook import trial_hook  # a sweep trial: hyperband judges fold 1
+
+        hooks.insert(0, trial_hook(cfg.sweep_dir, run.dir))
+    validation = cross_validate(
+        panel,
+        plan,
+        run.adapter,
+        cfg.zero_window,
+        hooks=lambda k: hooks,
+        callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
+        timer=run.phase,
+    )
+    stopped = validation.fit.stopped
+    if stopped:
+        run.tracker.summary(
+            {"sweep/stopped": True, "sweep/stopped_at_round": stopped.get("stopped_at_round")}
+        )
+        run.tracker.add_tags(["stopped-by-hyperband"])
+    print(
+        f"validation RMSLE {validation.rmsle:.5f} (fold 1, best {run.adapter.step_unit} "
+        f"{validation.fit.best_step})"
+    )
+    if len(validation.folds) > 1:
+        scores = validation.scores
+        print(f"CV RMSLE {scores.mean():.5f} ± {scores.std():.5f} over {len(scores)} folds")
+    return validation
+
+
+def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validation) -> Forecast:
+    """Refit (or reuse fold 1's model), forecast the test, write submission.csv and
+    test_pred.parquet."""
+    cfg = run.cfg
+    with run.phase("forecast"):
+        result = forecast_test(
+            panel, run.plan, run.adapter, validation, cfg.zero_window, cfg.refit, timer=run.phase
+        )
+        result.submission = write_submission(
+            run.dir / "submission.csv", data, result.ids, result.sales
+        )
+        predictions.write(
+            predictions.test_pred_frame(panel, result, result.submission),
+            run.dir / predictions.TEST_PRED_FILE,
+        )
+    copy_submission_for_kaggle(run.dir, cfg.output_dir)
+    return result
+
+
+def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -> dict:
+    """Write metrics, predictions, models, tables and plots to the run folder and the tracker."""
+    cfg, adapter, tracker = run.cfg, run.adapter, run.tracker
+    features = feature_names()
+    first = validation.first
+    fit = first.fit
+
+    model_path = adapter.save(forecast.model, run.dir / adapter.model_file)
+    stem, dot, suffix = adapter.model_file.partition(".")
+    adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
+    (run.dir / "features.txt").write_text("\n".join(features) + "\n")
+
+    oof = predictions.oof_frame(panel, validation)
+    predictions.write(oof, run.dir / predictions.OOF_FILE)
+    horizon = m.by_horizon(oof)
+    horizon.to_csv(run.dir / "val_by_horizon.csv", index=False)
+    worst, per_family = m.validation_tables(panel, first.rows)
+    worst.to_csv(run.dir / "val_worst_series.csv", index=False)
+    per_family.to_csv(run.dir / "val_by_family.csv", index=False)
+
+    cv = m.cv_summary(validation.scores)
+    run.metrics.update(
+        val_rmsle=round(first.rmsle, 6),
+        val_rmsle_alive=round(first.rmsle_alive, 6),
+        **{k: round(v, 6) for k, v in cv.items()},
+        n_folds=len(validation.folds),
+        best_step=fit.best_step,
+        fold_best_steps=[f.fit.best_step for f in validation.folds],
+        refit_steps=forecast.steps,
+        refit=forecast.refit,
+        n_features=len(features),
+        n_train_rows=first.n_train_rows,
+        rmsle_by_horizon={
+            int(h): round(float(v), 6) for h, v in zip(horizon["h"], horizon["rmsle"], strict=True)
+        },
+    )
+    if fit.stopped:
+        run.metrics["stopped"] = fit.stopped
+    write_json(
+        run.dir / "config.json",
+        {"run_name": run.name, "template": run.template.name, **asdict(cfg)},
+    )
+
+    figures = {
+        "learning_curve": plots.learning_curve(
+            {f.fold.k: f.fit.curves for f in validation.folds},
+            {f.fold.k: f.fit.best_step for f in validation.folds},
+            adapter.step_unit,
+        ),
+        "actual_vs_forecast": plots.actual_vs_forecast(panel, first.rows),
+        "rmsle_by_horizon": plots.by_horizon(horizon),
+    }
+    importance = adapter.feature_importance(fit.model)
+    if importance is not None:
+        figures["feature_importance"] = plots.feature_importance(importance)
+    images = {}
+    for name, fig in figures.items():
+        images[name] = run.dir / f"{name}.png"
+        fig.savefig(images[name], dpi=110)
+
+    best = fit.best_step
+    scalars = {
+        "val/rmsle": first.rmsle,
+        "val/rmsle_alive": first.rmsle_alive,
+        "train/rows": first.n_train_rows,
+        "train/best_step": best,
+        **{f"cv/{k.removeprefix('cv_')}": v for k, v in cv.items()},
+        **{f"val/family/{r.family}": r.rmsle for r in per_family.itertuples()},
+    }
+    for name, key in (("val_rmse", "val/rmse_log"), ("train_rmse", "train/rmse_log")):
+        if len(fit.curves.get(name, ())) >= best:
+            scalars[key] = fit.curves[name][best - 1]
+    tracker.config_update({"features": features})
+    tracker.log(scalars)
+    tracker.table("val/worst_series", worst)
+    tracker.table("val/by_family", per_family)
+    tracker.table("val/by_horizon", horizon, line=("h", "rmsle"))
+    rows = first.rows
+    tracker.histogram(
+        "val/log_residuals", np.log1p(rows["pred"].to_numpy()) - rows["target"].to_numpy()
+    )
+    tracker.images(images)
+    tracker.model_summary(run.template.model, fit.model)
+    summary = {
+        "val_rmsle": first.rmsle,
+        **cv,
+        "best_step": best,
+        "n_features": len(features),
+        "config": to_jsonable(cfg),
+    }
+    # No "best" alias: which version is best is a comparison across runs, not a property of
+    # the newest one (sort by metadata.val_rmsle, or `store-sales sweep results`).
+    tracker.artifact(f"{cfg.exp_name}-model", "model", [model_path], summary)
+    tracker.artifact(
+        f"{cfg.exp_name}-submission",
+        "submission",
+        [run.dir / "submission.csv"],
+        {"run_name": run.name, "val_rmsle": first.rmsle, **cv},
+    )
+    tracker.artifact(
+        f"{cfg.exp_name}-predictions",
+        "predictions",
+        [run.dir / predictions.OOF_FILE, run.dir / predictions.TEST_PRED_FILE],
+        {"run_name": run.name, "n_folds": len(validation.folds), **cv},
+    )
+    _show(figures)
+    return run.metrics
+
+
+def _show(figures: dict) -> None:
+    """Display figures inline when running in a notebook."""
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is not None:
+        for fig in figures.values():
+            display(fig)

@@ -1,0 +1,46 @@
+"""The template registry: a template is a notebook, a config class and a model adapter.
+
+Adding one (say exp002) is three files and one line here: `notebooks/exp002.ipynb` (a
+`parameters` cell whose names and defaults are the config's fields, then calls into
+`store_sales.pipeline`), `templates/exp002.py` (the config dataclass and `make_adapter`), and a
+`models/<library>.py` adapter when the library is new. `tests/test_templates.py` checks every
+registered template's notebook against its config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..config import TemplateConfig
+from ..errors import ConfigError
+from ..models.base import ModelAdapter
+from . import exp001
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str  # the notebook's stem
+    config: type[TemplateConfig]
+    make_adapter: Callable[[TemplateConfig], ModelAdapter]
+    hyperband_check_every: int = 10  # steps between two hyperband checks in a local sweep
+
+    @property
+    def model(self) -> str:
+        return self.config.MODEL
+
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t for t in (Template("exp001", exp001.Exp001Config, exp001.make_adapter),)
+}
+
+
+def get(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise ConfigError(f"unknown template {name!r}; templates: {', '.join(TEMPLATES)}") from None
+
+
+def for_config(cfg: TemplateConfig) -> Template:
+    return get(type(cfg).TEMPLATE)

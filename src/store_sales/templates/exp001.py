@@ -1,0 +1,61 @@
+"""exp001: one global LightGBM on log1p(sales), one row per (origin, series, horizon day)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..config import TemplateConfig, at_least_one, unit_interval
+
+
+@dataclass
+class Exp001Config(TemplateConfig):
+    """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
+
+    TEMPLATE: ClassVar[str] = "exp001"
+    MODEL: ClassVar[str] = "lightgbm"
+
+    exp_name: str = "exp001"
+    # LightGBM
+    learning_rate: float = 0.05
+    num_leaves: int = 127
+    min_data_in_leaf: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    num_boost_round: int = 3000
+    early_stopping_rounds: int = 100
+    log_period: int = 100
+    num_threads: int = 0  # 0 = LightGBM's default (all cores)
+
+    def problems(self) -> list[str]:
+        return [
+            *super().problems(),
+            *at_least_one(self, "num_leaves", "num_boost_round"),
+            *unit_interval(self, "learning_rate", "feature_fraction", "bagging_fraction"),
+        ]
+
+    def lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "regression",
+            "metric": "rmse",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": self.bagging_freq,
+            "lambda_l2": self.lambda_l2,
+            "num_threads": self.num_threads,
+            "seed": self.seed,
+            "verbose": -1,
+        }
+
+
+def make_adapter(cfg: Exp001Config):
+    from ..models.lightgbm import LightGBMAdapter  # imports lightgbm: only when a run needs it
+
+    return LightGBMAdapter(
+        cfg.lgb_params(), cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period
+    )

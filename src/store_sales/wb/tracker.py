@@ -1,0 +1,194 @@
+"""Weights & Biases as a tracker, with W&B's own integrations where the model has one.
+
+Per-step curves: for LightGBM, W&B's `wandb_callback` logs fold 1's `train_rmse`/`val_rmse`
+(and `log_summary` its best iteration and importance chart). Other fits go through `on_step`:
+fold 1 under the same names, each fold of a time-series CV under `cv/fold_<k>/...` against the
+step metric `cv/step`, so the folds' curves overlay in one panel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import wandb
+
+from ..models.base import StepEvent
+from ..trackers import RunInfo, Tracker
+from .login import resolve_mode
+
+# libraries whose W&B integration logs per-step curves (fold 1) and a model summary
+_INTEGRATIONS = ("lightgbm",)
+
+
+class WandbTracker(Tracker):
+    name = "wandb"
+
+    def __init__(self, requested_mode: str, project: str, entity: str = ""):
+        self.mode, self.note = resolve_mode(requested_mode)
+        print(self.note)
+        self.project = project
+        self.entity = entity
+        self.run = None
+        self.n_folds = 1
+        self._native: set[int] = set()  # folds whose curves W&B's own callback logs
+
+    # -- run
+
+    def start(self, info: RunInfo) -> None:
+        if wandb.run is not None:  # a re-run notebook cell: close the previous run first
+            wandb.finish()
+        self.n_folds = int(info.config.get("n_folds", 1))
+        self.run = wandb.init(
+            project=self.project,
+            entity=self.entity or None,
+            name=info.name,
+            group=info.group,
+            job_type="train",
+            tags=info.tags,
+            notes=info.notes,
+            config=info.config,
+            dir=str(info.dir),
+            mode=self.mode,
+            settings=wandb.Settings(init_timeout=60),
+        )
+        for key in ("val/rmsle", "val/rmsle_alive", "val/rmse_log", "cv/rmsle_mean"):
+            self.run.define_metric(key, summary="min")
+        if self.n_folds > 1:
+            self.run.define_metric("cv/step")
+            for k in range(1, self.n_folds + 1):
+                self.run.define_metric(f"cv/fold_{k}/*", step_metric="cv/step")
+        if info.data_files and self.mode != "disabled":
+            self._log_dataset(info)
+
+    def _log_dataset(self, info: RunInfo) -> None:
+        """The input data by reference: its fingerprint, not 120 MB of CSV."""
+        art = wandb.Artifact(
+            f"store-sales-{info.data_kind}-data",
+            type="dataset",
+            metadata={"source": str(info.data_source), "files": info.data_files},
+        )
+        for name in info.data_files:
+            path = Path(info.data_source).resolve() / name
+            art.add_reference(f"file://{path}", name=name, checksum=False)
+        self.run.log_artifact(art)
+
+    @property
+    def dir(self) -> Path | None:
+        if self.run is None or self.mode == "disabled":
+            return None
+        return Path(self.run.dir).parent
+
+    # -- training
+
+    def library_callbacks(self, model: str, fold: int) -> list:
+        if self.run is None or model not in _INTEGRATIONS or fold != 1:
+            return []
+        from wandb.integration.lightgbm import wandb_callback
+
+        self._native.add(fold)
+        return [wandb_callback()]
+
+    def on_step(self, event: StepEvent) -> None:
+        if self.run is None:
+            return
+        native = event.fold in self._native
+        row: dict[str, Any] = dict(event.extra)
+        if event.fold == 1 and not native:
+            row.update(event.values)
+        if self.n_folds > 1:
+            row.update({f"cv/fold_{event.fold}/{k}": v for k, v in event.values.items()})
+            row["cv/step"] = event.step
+        if row:
+            # W&B's own callback commits fold 1's step after this hook (callback order)
+            self.run.log(row, commit=not native)
+
+    # -- results
+
+    def log(self, metrics: dict[str, float]) -> None:
+        if self.run is not None:
+            self.run.log(metrics)
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self.run is not None:
+            self.run.summary.update(values)
+
+    def table(self, key: str, frame, line: tuple[str, str] | None = None) -> None:
+        if self.run is None:
+            return
+        table = wandb.Table(dataframe=frame)
+        row = {key: table}
+        if line is not None:
+            x, y = line
+            row[f"{key}_chart"] = wandb.plot.line(table, x, y, title=f"{y} by {x}")
+        self.run.log(row)
+
+    def images(self, images: dict[str, Path]) -> None:
+        if self.run is not None and images:
+            # from the PNGs: wandb.Image(Figure) needs pyplot, which our figures avoid
+            self.run.log({f"plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
+
+    def histogram(self, key: str, values) -> None:
+        if self.run is not None:
+            self.run.log({key: wandb.Histogram(values)})
+
+    def model_summary(self, model_name: str, model: Any) -> None:
+        if self.run is None or model_name != "lightgbm":
+            return
+        from wandb.integration.lightgbm import log_summary
+
+        # best_iteration, best_score and W&B's importance chart. Its model checkpoint is not
+        # used: it fails in disabled mode and carries no metadata (our model artifact does).
+        log_summary(model, feature_importance=True, save_model_checkpoint=False)
+
+    def artifact(self, name, kind, files, metadata=None, aliases=("latest",)) -> None:
+        if self.run is None or self.mode == "disabled":
+            return
+        art = wandb.Artifact(name, type=kind, metadata=metadata or {})
+        for path in files:
+            art.add_file(str(path))
+        self.run.log_artifact(art, aliases=list(aliases))
+
+    def add_tags(self, tags: list[str]) -> None:
+        if self.run is not None:
+            self.run.tags = (*(self.run.tags or ()), *tags)
+
+    def config_update(self, values: dict[str, Any]) -> None:
+        if self.run is not None:
+            self.run.config.update(values)
+
+    def finish(self, exit_code: int) -> dict[str, Any]:
+        info = {
+            "mode": self.mode,
+            "run_id": getattr(self.run, "id", None),
+            "dir": str(self.dir) if self.dir else None,
+        }
+        if self.run is not None:
+            self._url = self.run.url if self.mode == "online" else None
+            self.run.finish(exit_code=exit_code)
+        return info
+
+    def closing_lines(self) -> list[str]:
+        if self.mode == "offline" and self.dir:
+            return [
+                f"W&B run saved offline. Upload it:  wandb sync {self.dir}",
+                f"Browse it locally:                wandb leet {self.dir}",
+            ]
+        if self.mode == "online" and getattr(self, "_url", None):
+            return [f"W&B run: {self._url}"]
+        return []
+
+
+def fetch_artifact(project: str, name: str, alias: str = "latest", entity: str = "") -> Path:
+    """Download a logged artifact (e.g. `exp001-model`, `exp001-submission`); online only.
+
+    W&B cannot resolve artifacts offline (`use_artifact` raises): use the run folder instead.
+    """
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
+        raise RuntimeError(
+            "fetching artifacts needs W&B online; offline runs keep their files "
+            "in the run folder (model file, submission.csv, oof.parquet)"
+        )
+    path = f"{entity + '/' if entity else ''}{project}/{name}:{alias}"
+    return Path(wandb.Api().artifact(path).download())
