@@ -1,8 +1,18 @@
-"""Shared fixtures: small synthetic data, and W&B kept offline inside a temp dir."""
+"""Shared fixtures and helpers: small synthetic data, W&B kept offline inside a temp dir, fake
+Kaggle secrets, a free port, and the offline W&B run reader.
+
+Plain helpers are importable from test files as `from conftest import ...`.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
+import sys
+import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +22,55 @@ from store_sales.synth import generate
 
 SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
 
+# ---- the e2e marker ---------------------------------------------------------------------------
+# `pytest -m "not e2e"` is the quick local loop: it skips every test that executes a notebook
+# (papermill) or a Kaggle-like kernel. A test that runs one itself carries `@pytest.mark.e2e`;
+# a test that gets a finished run from one of these session fixtures is marked here, by fixture
+# name (`item.fixturenames` includes fixtures used indirectly, through another fixture), so the
+# files that use them need no per-test decoration.
+E2E_FIXTURES = frozenset({"exp001_run"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.e2e)
+
+
+# ---- W&B isolation ----------------------------------------------------------------------------
+WANDB_DIR_VARS = ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
+CLOSED_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
+
+
+def wandb_isolation_env(home: Path) -> dict[str, str]:
+    """Variables that keep W&B's files in `home`, its server unreachable, no netrc login."""
+    return {
+        **{var: str(home) for var in WANDB_DIR_VARS},
+        "NETRC": str(Path(home) / "netrc-absent"),
+        "WANDB_BASE_URL": CLOSED_URL,
+    }
+
+
+def isolate_wandb(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """Offline W&B in `home`, no credentials, not on Kaggle; undone with `mp`.
+
+    For fixtures of a wider scope than `isolated_wandb`: `with pytest.MonkeyPatch.context()`.
+    """
+    for var, value in wandb_isolation_env(home).items():
+        mp.setenv(var, value)
+    mp.setenv("WANDB_MODE", "offline")
+    for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
+        mp.setenv(var, "")  # records the original, so code that sets it is undone
+        mp.delenv(var)
+
+
+@pytest.fixture(autouse=True)
+def isolated_wandb(tmp_path_factory, monkeypatch):
+    """No test may reach W&B or read the developer's credentials."""
+    isolate_wandb(monkeypatch, tmp_path_factory.mktemp("wandb-home"))
+
+
+# ---- fake Kaggle secrets ----------------------------------------------------------------------
 FAKE_SECRETS = '''\
 """Stand-in for Kaggle's kaggle_secrets: one secret; logs the labels asked for if told where."""
 import os
@@ -29,27 +88,69 @@ class UserSecretsClient:
 
 
 def write_fake_kaggle_secrets(folder: Path, key: str) -> Path:
-    """A `kaggle_secrets.py` in `folder` whose `wandb_api_key` secret is `key`."""
+    """A `kaggle_secrets.py` in `folder` whose `wandb_api_key` secret is `key` (for processes
+    started with `folder` on their path: kernels, subprocesses)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "kaggle_secrets.py"
     path.write_text(FAKE_SECRETS.format(key=key))
     return path
 
 
-@pytest.fixture(autouse=True)
-def isolated_wandb(tmp_path_factory, monkeypatch):
-    """No test may reach W&B or read the developer's credentials."""
-    home = tmp_path_factory.mktemp("wandb-home")
-    for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(var, str(home))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("NETRC", str(home / "netrc-absent"))
-    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing listens
-    for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
-        monkeypatch.setenv(var, "")  # records the original, so code that sets it is undone
-        monkeypatch.delenv(var)
+@pytest.fixture
+def fake_kaggle_secrets_module(monkeypatch) -> Callable[..., types.ModuleType]:
+    """`install(value, fail=False)`: an in-process fake `kaggle_secrets` in sys.modules.
+
+    Its client returns `value` for W&B's secret label; any other label, or `fail=True` (the
+    secret is not attached), raises as Kaggle's does. Removed again after the test.
+    """
+    from store_sales.wb.login import SECRET_LABEL
+
+    def install(value: str, fail: bool = False) -> types.ModuleType:
+        module = types.ModuleType("kaggle_secrets")
+
+        class UserSecretsClient:
+            def get_secret(self, label):
+                if fail or label != SECRET_LABEL:
+                    raise ConnectionError("secret not attached")
+                return value
+
+        module.UserSecretsClient = UserSecretsClient
+        monkeypatch.setitem(sys.modules, "kaggle_secrets", module)
+        return module
+
+    return install
 
 
+# ---- network ----------------------------------------------------------------------------------
+def free_port() -> int:
+    """A localhost TCP port that was free a moment ago: nothing listens, connections are
+    refused (a W&B server that is down)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---- offline W&B runs -------------------------------------------------------------------------
+def leet_records(run_dir: Path) -> list[dict]:
+    """Every record of the offline W&B run in `run_dir/wandb`, via `wandb leet inspect --json`."""
+    wandb_cli = Path(sys.executable).with_name("wandb")
+    (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
+    out = subprocess.run(
+        [str(wandb_cli), "leet", "inspect", "--json", str(offline)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def by_type(records: list[dict], kind: str) -> list:
+    """The payloads of the records of one type ("run", "history", "summary", "exit", ...)."""
+    return [r[kind] for r in records if r["type"] == kind]
+
+
+# ---- data -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def small_data_dir(tmp_path_factory) -> Path:
     """A few stores from mid-2016: every quirk the features handle, in well under a second."""
@@ -68,12 +169,18 @@ def data_copy(small_data_dir, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def exp001_run(small_data_dir, tmp_path_factory) -> Path:
-    """One offline exp001 run through papermill, shared by the tests that inspect it."""
+    """One offline exp001 run (3 CV folds) through papermill, shared by the tests that inspect
+    it."""
     out = tmp_path_factory.mktemp("exp001") / "run"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WANDB_MODE", "offline")
         for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
             mp.setenv(var, str(tmp_path_factory.mktemp("wandb-session")))
-        params = {"data_dir": str(small_data_dir), "output_dir": str(out), "n_origins": 6}
+        params = {
+            "data_dir": str(small_data_dir),
+            "output_dir": str(out),
+            "n_origins": 6,
+            "n_folds": 3,  # time-series CV: what every fold writes is checked
+        }
         runner.run("exp001", {**params, "wandb_mode": "offline"}, log_output=False)
     return out

@@ -18,7 +18,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-from conftest import write_fake_kaggle_secrets
+from conftest import wandb_isolation_env, write_fake_kaggle_secrets
 
 from store_sales import bundle
 
@@ -259,6 +259,7 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 
 
 # ---- each bundle run as Kaggle would run it ----------------------------------------------------
+# Every test here uses the Kaggle-like venv and kernel: marked e2e (skipped by -m "not e2e").
 
 # Our code must not trigger deprecations, on our pins or on Kaggle's older versions.
 STRICT_WARNINGS = """\
@@ -319,7 +320,6 @@ def _kaggle_env(tmp: Path, jupyter_path: Path) -> dict:
     """A kernel environment built from nothing: nothing of the developer's leaks in."""
     home = tmp / "home"
     home.mkdir()
-    wandb_home = tmp / "wandb-home"
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
@@ -332,15 +332,11 @@ def _kaggle_env(tmp: Path, jupyter_path: Path) -> dict:
         "FAKE_SECRETS_LOG": str(tmp / "secrets.log"),
         # W&B: wandb_mode "auto" so the Kaggle secret is really read; the server address is a
         # closed local port, so the run falls back to offline and nothing can go online
-        "WANDB_BASE_URL": "http://127.0.0.1:9",
-        "WANDB_DIR": str(wandb_home),
-        "WANDB_CONFIG_DIR": str(wandb_home),
-        "WANDB_CACHE_DIR": str(wandb_home),
-        "WANDB_DATA_DIR": str(wandb_home),
-        "NETRC": str(home / "netrc-absent"),
+        **wandb_isolation_env(tmp / "wandb-home"),
     }
 
 
+@pytest.mark.e2e
 def test_the_kernel_python_cannot_import_the_package(kaggle_python, tmp_path):
     env = _kaggle_env(tmp_path, kaggle_python["jupyter_path"])
 
@@ -398,6 +394,7 @@ def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path):
     return working
 
 
+@pytest.mark.e2e
 def test_exp001_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):
     notebook = REPO / "notebooks" / "exp001.ipynb"
     params = {**SMALL_PARAMS, "data_dir": str(small_data_dir), "wandb_mode": "auto"}
@@ -414,6 +411,7 @@ def test_exp001_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_pa
     assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
 
 
+@pytest.mark.e2e
 def test_sweep_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):
     """The sweep notebook on Kaggle: its trials are exp001 kernels started from the bundle."""
     notebook = REPO / "notebooks" / "sweep.ipynb"

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store_sales.config import HORIZON
 from store_sales.data import load_data
 from store_sales.features import build_features, build_panel, feature_names
+from store_sales.paths import HORIZON
 from store_sales.validation import make_plan
 
 

@@ -1,5 +1,6 @@
-"""Sweeps: W&B's engine offline (real exp001 trials on small data), guards, and the online
-commands up to the W&B call (mocked)."""
+"""Sweeps: W&B's engine offline (real exp001 trials on small data: e2e), guards, the trial hook
+on plain step events and through the LightGBM adapter, and the online commands up to the W&B
+call (mocked)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightgbm as lgb
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from conftest import isolate_wandb, leet_records
 
-from store_sales import runner, sweep, tracking
-from store_sales.config import REPO_ROOT, Exp001Config
+from store_sales import runner, sweep
+from store_sales.models.base import StepEvent, StopTraining
+from store_sales.paths import REPO_ROOT
+from store_sales.sweep import local as sweep_local
+from store_sales.sweep import trials as sweep_trials
+from store_sales.templates import exp001
+from store_sales.wb import login
 
 SHIPPED = REPO_ROOT / "configs" / "sweep.yaml"
 FAST = {"n_origins": 6, "num_boost_round": 120, "early_stopping_rounds": 20}
@@ -40,29 +47,14 @@ def write_yaml(path: Path, config: dict | str) -> Path:
 @pytest.fixture(scope="module")
 def offline_env(tmp_path_factory):
     """conftest's W&B isolation, for module-scoped sweeps."""
-    home = tmp_path_factory.mktemp("wandb-home")
-    mp = pytest.MonkeyPatch()
-    for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
-        mp.setenv(var, str(home))
-    mp.setenv("WANDB_MODE", "offline")
-    mp.setenv("NETRC", str(home / "netrc-absent"))
-    mp.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
-    for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
-        mp.delenv(var, raising=False)
-    yield
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        isolate_wandb(mp, tmp_path_factory.mktemp("wandb-home"))
+        yield
 
 
 def inspect_run(trial_dir: Path) -> dict:
     """The W&B run record of a trial's offline run, read back by W&B's own tool."""
-    (run_dir,) = (trial_dir / "wandb").glob("offline-run-*")
-    out = subprocess.run(
-        [str(BIN / "wandb"), "leet", "inspect", "--json", str(run_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    records = leet_records(trial_dir)
     run, summary = {}, {}
     for r in records:  # later records update earlier ones (tags set after init, summary)
         if r["type"] == "run":
@@ -77,7 +69,7 @@ def inspect_run(trial_dir: Path) -> dict:
 
 
 def test_engine_drops_snake_case_fields_and_engine_run_keeps_them():
-    sweeps = sweep._engine()
+    sweeps = sweep.import_sweeps()
     dropped = sweeps.SweepRun(name="a", summary_metrics={"m": 1.0}, history=[{"m": 1.0}])
     assert dropped.summary_metrics == {} and dropped.history == []  # the gotcha, still there
     run = sweep.engine_run("a", "finished", {"lr": 0.1}, {"m": 1.0}, [{"m": 2.0}, {"m": 1.5}])
@@ -88,7 +80,7 @@ def test_engine_drops_snake_case_fields_and_engine_run_keeps_them():
 
 
 def test_suggestions_become_plain_python_typed_like_the_template():
-    sweeps = sweep._engine()
+    sweeps = sweep.import_sweeps()
     config = sweep.load_config(SHIPPED)
     declared = runner.notebook_parameters(runner.resolve_notebook("exp001"))
     raw = sweeps.next_run(config, []).config
@@ -101,7 +93,7 @@ def test_suggestions_become_plain_python_typed_like_the_template():
     assert type(params["num_leaves"]) is int and type(params["min_data_in_leaf"]) is int
     yaml.safe_dump(params)
     json.dumps(params)
-    Exp001Config(**params)
+    exp001.Exp001Config(**params)
 
 
 def test_shipped_sweep_file_is_valid_and_tunes_exp001():
@@ -127,8 +119,8 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a trial was started")
 
-    monkeypatch.setattr(sweep, "_run_trial", refuse)
-    monkeypatch.setattr(sweep.runner, "run", refuse)
+    monkeypatch.setattr(sweep_trials, "run_trial", refuse)
+    monkeypatch.setattr(runner, "run", refuse)
 
 
 BASE = {
@@ -179,6 +171,20 @@ def test_all_problems_are_listed_together():
     with pytest.raises(sweep.SweepError) as err:
         sweep.check_config(config)
     assert "evolution" in str(err.value) and "num_leafs" in str(err.value)
+
+
+@pytest.mark.parametrize("metric", sorted(sweep.METRICS))
+def test_every_metric_the_template_reports_can_be_tuned_for(metric):
+    sweep.check_config(_with(metric={"name": metric, "goal": "minimize"}))
+
+
+def test_hyperband_needs_a_metric_with_a_per_step_curve():
+    """cv/rmsle_mean exists only after every fold: fold 1's curve must not stand in for it."""
+    hyperband = {"type": "hyperband", "min_iter": 10}
+    sweep.check_config(_with(early_terminate=hyperband))  # val/rmsle: fine
+    cv = _with(metric={"name": "cv/rmsle_mean", "goal": "minimize"}, early_terminate=hyperband)
+    with pytest.raises(sweep.SweepError, match="early_terminate needs a per-step metric"):
+        sweep.check_config(cv)
 
 
 def test_count_is_required(tmp_path, no_training, capsys):
@@ -239,7 +245,7 @@ def fake_trial(score, fail=False):
             json.dumps({"round": i + 1, "val/rmsle": value + 1 / (i + 1)}) + "\n" for i in range(10)
         )
         (out / sweep.HISTORY_FILE).write_text(curve)
-        (out / "metrics.json").write_text(json.dumps({"val_rmsle": value, "best_iteration": 10}))
+        (out / "metrics.json").write_text(json.dumps({"val_rmsle": value, "best_step": 10}))
         return {"dir": str(out), "error": ""}
 
     return run_trial
@@ -255,7 +261,7 @@ GRID_3 = {
 def test_grid_runs_each_point_once_continues_by_name_and_stops_when_exhausted(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(sweep, "_run_trial", fake_trial(lambda p: 1.0 / p["num_leaves"]))
+    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(lambda p: 1.0 / p["num_leaves"]))
     folder = tmp_path / "grid"
     sweep.local_sweep(GRID_3, 2, sweep_dir=folder)
     summary = sweep.local_sweep(GRID_3, 5, sweep_dir=folder)  # continues: one point left
@@ -265,6 +271,10 @@ def test_grid_runs_each_point_once_continues_by_name_and_stops_when_exhausted(
     assert sorted(table["num_leaves"]) == [15, 31, 63]
     assert list(table["trial"]) == ["trial-003", "trial-002", "trial-001"]  # best first
     assert summary.best["trial"] == "trial-003"
+    assert list(table.columns) == [
+        *("trial", "state", "val/rmsle", "best_step", "steps", "seconds", "num_leaves")
+    ]
+    assert set(table["best_step"]) == {10} and set(table["steps"]) == {10}
     best = yaml.safe_load(summary.files["best"].read_text())
     assert best == {"seed": 7, "num_leaves": 63}  # non-default, nothing run-specific
     with pytest.raises(sweep.SweepError, match="holds another sweep"):
@@ -272,7 +282,7 @@ def test_grid_runs_each_point_once_continues_by_name_and_stops_when_exhausted(
 
 
 def test_consecutive_failures_stop_the_sweep(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sweep, "_run_trial", fake_trial(None, fail=True))
+    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(None, fail=True))
     summary = sweep.local_sweep(BASE, 10, sweep_dir=tmp_path / "broken")
     assert len(summary.table) == sweep.MAX_CONSECUTIVE_FAILURES
     assert set(summary.table["state"]) == {"failed"}
@@ -281,70 +291,181 @@ def test_consecutive_failures_stop_the_sweep(tmp_path, monkeypatch, capsys):
 
 
 def test_metric_target_ends_the_sweep(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep, "_run_trial", fake_trial(lambda p: 0.3))
+    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(lambda p: 0.3))
     config = _with(metric={"name": "val/rmsle", "goal": "minimize", "target": 0.5})
     assert len(sweep.local_sweep(config, 5, sweep_dir=tmp_path / "t").table) == 1
 
 
+def test_parallel_trials_share_the_cores_only_for_a_template_with_num_threads(monkeypatch):
+    monkeypatch.setattr(sweep_local.os, "cpu_count", lambda: 8)
+    fields = {"learning_rate", "num_threads"}
+    assert sweep_local._default_threads({}, BASE, 2, fields) == {"num_threads": 4}
+    assert sweep_local._default_threads({}, BASE, 1, fields) == {}  # one trial: all cores
+    assert sweep_local._default_threads({"num_threads": 3}, BASE, 2, fields) == {"num_threads": 3}
+    tuned = _with(params={"num_threads": {"values": [1, 2]}})
+    assert sweep_local._default_threads({}, tuned, 2, fields) == {}
+    assert sweep_local._default_threads({}, BASE, 2, {"learning_rate"}) == {}  # no such knob
+
+
 # ---------------------------------------------------------------------------------------------
-# the trial callback, on a tiny LightGBM fit
+# the trial hook: plain step events (any model), then through the LightGBM adapter
+
+HYPERBAND_5 = {"type": "hyperband", "min_iter": 5, "eta": 3}
 
 
-def _local_sweep_dir(tmp_path: Path, early_terminate: dict, mode: str = "local") -> Path:
-    config = {**BASE, "early_terminate": early_terminate}
-    folder = tmp_path / "cb"
+def _sweep_dir(tmp_path: Path, early_terminate: dict | None, mode: str = "local") -> Path:
+    config = dict(BASE, **({"early_terminate": early_terminate} if early_terminate else {}))
+    folder = tmp_path / "hook"
     (folder / "trials").mkdir(parents=True)
-    state = {"name": "cb", "mode": mode, "template": "exp001", "config": config, "check_every": 1}
+    state = {"name": "hook", "mode": mode, "template": "exp001", "config": config, "check_every": 1}
     (folder / sweep.STATE_FILE).write_text(json.dumps(state))
     return folder
 
 
-def _fit(folder: Path, name: str, lr: float, rounds: int = 60):
+def _trial(folder: Path, name: str, state: str = "running") -> Path:
     trial = folder / "trials" / name
-    trial.mkdir()
-    (trial / sweep.TRIAL_FILE).write_text(json.dumps({"state": "running", "suggested": {}}))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 3))
-    y = x[:, 0] * 2 + rng.normal(scale=0.1, size=400)
-    train = lgb.Dataset(x[:300], y[:300])
-    evals: dict = {}
-    booster = lgb.train(
-        {"objective": "regression", "metric": "rmse", "learning_rate": lr, "verbose": -1},
-        train,
-        num_boost_round=rounds,
-        valid_sets=[train, lgb.Dataset(x[300:], y[300:], reference=train)],
-        valid_names=["train", "val"],
-        callbacks=[lgb.record_evaluation(evals), sweep.trial_callback(str(folder), trial)],
-    )
-    return trial, booster, evals
+    trial.mkdir(exist_ok=True)
+    (trial / sweep.TRIAL_FILE).write_text(json.dumps({"state": state, "suggested": {}}))
+    return trial
 
 
-def test_trial_callback_stops_a_poor_trial_and_keeps_a_consistent_best(tmp_path):
-    folder = _local_sweep_dir(tmp_path, {"type": "hyperband", "min_iter": 5, "eta": 3})
-    good, booster, _ = _fit(folder, "trial-001", lr=0.3)
-    (good / sweep.TRIAL_FILE).write_text(json.dumps({"state": "finished", "suggested": {}}))
-    assert booster.current_iteration() == 60 and not (good / sweep.STOP_FILE).exists()
-    poor, booster, evals = _fit(folder, "trial-002", lr=0.005)
-    stop = json.loads((poor / sweep.STOP_FILE).read_text())
-    assert stop["stopped_at_round"] == 6  # the first check past the first band (5)
-    assert booster.current_iteration() < 60
-    assert "STOP" in stop["verdict"] and stop["bands"] == [5]
+def _feed(hook, curve, fold: int = 1) -> tuple[list[StepEvent], dict | None]:
+    """Step events as an adapter sends them, until the curve ends or the hook stops training."""
+    events = []
+    for step, value in enumerate(curve, start=1):
+        event = StepEvent(fold, step, {"val_rmse": value, "train_rmse": value / 2})
+        events.append(event)
+        try:
+            hook(event)
+        except StopTraining as stop:
+            return events, stop.info
+    return events, None
+
+
+GOOD = [1 / s for s in range(1, 61)]  # learns fast
+POOR = [2 - s / 100 for s in range(1, 61)]  # learns, but far behind the good trial
+
+
+def test_hook_records_the_curve_and_hyperband_stops_a_poor_trial(tmp_path, capsys):
+    folder = _sweep_dir(tmp_path, HYPERBAND_5)
+    good = _trial(folder, "trial-001")
+    events, stopped = _feed(sweep.trial_hook(str(folder), good), GOOD)
+    assert stopped is None and len(events) == 60  # alone in the sweep: nothing to beat
+    assert [h["val/rmsle"] for h in sweep.read_history(good, "val/rmsle")] == GOOD
+    assert json.loads((good / sweep.HISTORY_FILE).read_text().splitlines()[0]) == {
+        "round": 1,
+        "val/rmsle": 1.0,
+    }  # the file keeps its "round" key
+    _trial(folder, "trial-001", state="finished")
+    poor = _trial(folder, "trial-002")
+    events, stopped = _feed(sweep.trial_hook(folder, poor), POOR)
+    # checked every step (check_every 1): the first check past the first band (5) stops it
+    assert len(events) == 6
+    assert stopped["stopped_at_round"] == 6 and stopped["best_round"] == 5
+    assert "STOP" in stopped["verdict"]
+    record = json.loads((poor / sweep.STOP_FILE).read_text())
+    assert record["bands"] == [5] and len(record["thresholds"]) == 1
+    assert {k: record[k] for k in stopped} == stopped
     assert len(sweep.read_history(poor, "val/rmsle")) == 6
-    # the template reads its learning curve at the best round: it must have been recorded
-    assert 1 <= booster.best_iteration <= len(evals["val"]["rmse"])
+    assert all(not e.extra for e in events)  # local: nothing for the tracker to log
+    assert "hyperband stopped trial-002 at step 6" in capsys.readouterr().out
 
 
-def test_online_trial_callback_only_records(tmp_path):
-    folder = _local_sweep_dir(tmp_path, {"type": "hyperband", "min_iter": 5, "eta": 3}, "online")
-    _fit(folder, "trial-001", lr=0.3)
-    poor, booster, _ = _fit(folder, "trial-002", lr=0.005)
-    assert booster.current_iteration() == 60  # online, the W&B server decides, not this engine
+def test_hook_judges_fold_1_only_and_restarts_its_record_at_step_1(tmp_path):
+    folder = _sweep_dir(tmp_path, HYPERBAND_5)
+    _trial(folder, "trial-001", state="finished")
+    (folder / "trials" / "trial-001" / sweep.HISTORY_FILE).write_text(
+        "".join(json.dumps({"round": i, "val/rmsle": v}) + "\n" for i, v in enumerate(GOOD, 1))
+    )
+    poor = _trial(folder, "trial-002")
+    hook = sweep.trial_hook(folder, poor)
+    for fold in (2, 3, 0):  # earlier CV folds and the refit: not the curve hyperband judges
+        events, stopped = _feed(hook, POOR, fold=fold)
+        assert stopped is None and all(not e.extra for e in events)
+    assert not (poor / sweep.HISTORY_FILE).exists()
+    _feed(hook, [0.5, 0.4, 0.3])  # an aborted start (no stop before the first band)
+    events, stopped = _feed(hook, POOR)  # a new training starts a new record
+    assert stopped["stopped_at_round"] == 6
+    assert len(sweep.read_history(poor, "val/rmsle")) == 6
+
+
+def test_online_hook_hands_the_metric_to_the_tracker_and_never_stops(tmp_path):
+    folder = _sweep_dir(tmp_path, HYPERBAND_5, mode="online")
+    _trial(folder, "run1", state="finished")
+    _feed(sweep.trial_hook(folder, folder / "trials" / "run1"), GOOD)
+    poor = _trial(folder, "run2")
+    events, stopped = _feed(sweep.trial_hook(folder, poor), POOR)
+    assert stopped is None and len(events) == 60  # online, the W&B server decides
+    # logged under the metric's name in the same step, for the server's hyperband
+    assert [e.extra for e in events[:2]] == [{"val/rmsle": POOR[0]}, {"val/rmsle": POOR[1]}]
     assert len(sweep.read_history(poor, "val/rmsle")) == 60
 
 
-def test_trial_callback_needs_a_sweep_folder(tmp_path):
+def test_hook_without_early_terminate_only_records(tmp_path):
+    folder = _sweep_dir(tmp_path, None)
+    _trial(folder, "trial-001", state="finished")
+    _feed(sweep.trial_hook(folder, folder / "trials" / "trial-001"), GOOD)
+    poor = _trial(folder, "trial-002")
+    events, stopped = _feed(sweep.trial_hook(folder, poor), POOR)
+    assert stopped is None and all(not e.extra for e in events)
+    assert len(sweep.read_history(poor, "val/rmsle")) == 60
+
+
+def test_trial_hook_needs_a_sweep_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="leave it empty"):
-        sweep.trial_callback(str(tmp_path), tmp_path / "run")
+        sweep.trial_hook(str(tmp_path), tmp_path / "run")
+
+
+def test_the_hook_and_the_controller_import_neither_wandb_nor_lightgbm(tmp_path):
+    code = (
+        "import sys\n"
+        "from store_sales import sweep\n"
+        "from store_sales.models.base import StepEvent\n"
+        f"hook = sweep.trial_hook({str(_sweep_dir(tmp_path, HYPERBAND_5))!r}, "
+        f"{str(tmp_path)!r})\n"
+        "hook(StepEvent(1, 1, {'val_rmse': 1.0}))\n"
+        "print(sorted({'wandb', 'lightgbm'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _frame(x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(x, columns=["a", "b", "c"]).assign(target=y)
+
+
+def _lgb_fit(folder: Path, name: str, lr: float):
+    from store_sales.models.lightgbm import LightGBMAdapter
+
+    trial = _trial(folder, name)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = x[:, 0] * 2 + rng.normal(scale=0.1, size=400)
+    params = {"objective": "regression", "metric": "rmse", "learning_rate": lr, "verbose": -1}
+    adapter = LightGBMAdapter(params, num_boost_round=60, early_stopping_rounds=100)
+    hook = sweep.trial_hook(str(folder), trial)
+    fit = adapter.fit(
+        _frame(x[:300], y[:300]), _frame(x[300:], y[300:]), ["a", "b", "c"], fold=1, hooks=[hook]
+    )
+    return trial, fit
+
+
+def test_a_stop_ends_a_lightgbm_fit_at_its_best_round_with_consistent_curves(tmp_path):
+    folder = _sweep_dir(tmp_path, HYPERBAND_5)
+    good, fit = _lgb_fit(folder, "trial-001", lr=0.3)
+    _trial(folder, "trial-001", state="finished")
+    assert fit.stopped is None and len(fit.curves["val_rmse"]) == 60  # trained to the end
+    assert not (good / sweep.STOP_FILE).exists()
+    poor, fit = _lgb_fit(folder, "trial-002", lr=0.005)
+    stop = json.loads((poor / sweep.STOP_FILE).read_text())
+    assert stop["stopped_at_round"] == 6 and "STOP" in stop["verdict"] and stop["bands"] == [5]
+    assert fit.stopped == {k: stop[k] for k in ("stopped_at_round", "best_round", "verdict")}
+    # the model is the best round so far, and the curves hold every round up to it
+    curve = fit.curves["val_rmse"]
+    assert fit.best_step == stop["best_round"] == 5 == fit.model.current_iteration()
+    assert len(curve) == 5 and min(curve) == curve[fit.best_step - 1]
+    history = [h["val/rmsle"] for h in sweep.read_history(poor, "val/rmsle")]
+    assert len(history) == 6 and np.allclose(history[: len(curve)], curve)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +474,7 @@ def test_trial_callback_needs_a_sweep_folder(tmp_path):
 
 @pytest.fixture
 def fake_login(monkeypatch):
-    monkeypatch.setattr(tracking, "resolve_mode", lambda requested: ("online", "test key"))
+    monkeypatch.setattr(login, "require_online", lambda: "test key")
 
 
 def test_create_sends_the_yaml_to_wandb_sweep(monkeypatch, fake_login, capsys):
@@ -419,7 +540,7 @@ def test_agent_runs_exp001_as_the_sweep_run(monkeypatch, fake_login, tmp_path):
 
     monkeypatch.setattr(wandb, "Api", FakeApi)
     monkeypatch.setattr(wandb, "agent", fake_agent)
-    monkeypatch.setattr(sweep.runner, "run", fake_run)
+    monkeypatch.setattr(runner, "run", fake_run)
     folder = tmp_path / "agent"
     argv = ["agent", "team/store-sales/abc123", "--count", "3", "--sweep-dir", str(folder)]
     assert cli(*argv, "-p", "data_dir", "/data", "-p", "num_boost_round", "500") == 0
@@ -459,6 +580,7 @@ def bayes_sweep(small_data_dir, tmp_path_factory, offline_env):
     return folder
 
 
+@pytest.mark.e2e
 def test_bayes_sweep_leaves_four_offline_runs_in_one_group(bayes_sweep):
     trials = sweep.trial_dirs(bayes_sweep)
     assert [t.name for t in trials] == [f"trial-00{i}" for i in range(1, 5)]
@@ -475,6 +597,7 @@ def test_bayes_sweep_leaves_four_offline_runs_in_one_group(bayes_sweep):
         assert config["num_threads"] == 1  # 2 cores shared by 2 workers
 
 
+@pytest.mark.e2e
 def test_results_table_is_sorted_and_saved(bayes_sweep):
     csv = (bayes_sweep / "results.csv").read_text().splitlines()
     assert csv[0].startswith("trial,state,val/rmsle,")
@@ -491,12 +614,13 @@ def test_results_table_is_sorted_and_saved(bayes_sweep):
     assert (bayes_sweep / "sweep.png").stat().st_size > 10_000
 
 
+@pytest.mark.e2e
 def test_best_yaml_reruns_to_the_same_score(bayes_sweep, small_data_dir, tmp_path, offline_env):
     best = bayes_sweep / "best.yaml"
     params = yaml.safe_load(best.read_text())
     assert not {"output_dir", "sweep_dir", "wandb_group", "wandb_mode"} & set(params)
     assert params["data_dir"] == str(small_data_dir) and params["num_boost_round"] == 120
-    defaults = Exp001Config()
+    defaults = exp001.Exp001Config()
     assert all(getattr(defaults, k) != v for k, v in params.items())
     top = (bayes_sweep / "results.csv").read_text().splitlines()[1].split(",")
     out = tmp_path / "rerun"
@@ -509,9 +633,10 @@ def test_best_yaml_reruns_to_the_same_score(bayes_sweep, small_data_dir, tmp_pat
     trial = runner.read_metrics(bayes_sweep / "trials" / top[0])
     rerun = runner.read_metrics(out)
     assert rerun["val_rmsle"] == trial["val_rmsle"] == float(top[2])
-    assert rerun["best_iteration"] == trial["best_iteration"]
+    assert rerun["best_step"] == trial["best_step"]
 
 
+@pytest.mark.e2e
 def test_results_command_rebuilds_the_files(bayes_sweep, capsys):
     (bayes_sweep / "results.csv").unlink()
     assert cli("results", str(bayes_sweep)) == 0
@@ -551,6 +676,7 @@ def hyperband_sweep(small_data_dir, tmp_path_factory, offline_env):
     return tmp / "hb", nbformat.read(out, as_version=4)
 
 
+@pytest.mark.e2e
 def test_hyperband_stops_a_poor_trial_early(hyperband_sweep):
     folder, _ = hyperband_sweep
     good, poor = sweep.trial_dirs(folder)
@@ -572,6 +698,7 @@ def test_hyperband_stops_a_poor_trial_early(hyperband_sweep):
     assert "stopped-by-hyperband" in record["run"]["tags"]
 
 
+@pytest.mark.e2e
 def test_sweep_notebook_is_thin_and_shows_the_results(hyperband_sweep):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
-from conftest import write_fake_kaggle_secrets
+from conftest import by_type, free_port, leet_records, write_fake_kaggle_secrets
 from papermill.exceptions import PapermillExecutionError
 
 from store_sales import runner
-from store_sales.config import Exp001Config
+from store_sales.templates.exp001 import Exp001Config
 
 SENTINEL = "5e171e1ca9f0c0ffee5e171e1ca9f0c0ffee5e17"  # a fake W&B key; must never be written
 
-
-def leet_records(run_dir: Path) -> list[dict]:
-    """Every record of the offline run, via `wandb leet inspect --json`."""
-    wandb_cli = Path(sys.executable).with_name("wandb")
-    (offline,) = (run_dir / "wandb").glob("offline-run-*")
-    out = subprocess.run(
-        [str(wandb_cli), "leet", "inspect", "--json", str(offline)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
-def by_type(records, kind):
-    return [r[kind] for r in records if r["type"] == kind]
+pytestmark = pytest.mark.e2e  # every test here executes exp001 through papermill
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +30,8 @@ def test_config_holds_the_template_features_fingerprint_and_environment(records)
     for update in by_type(records, "config"):
         config.update(update.get("update", {}))
     assert {f.name for f in fields(Exp001Config)} <= set(config)
-    assert config["n_origins"] == 6
+    assert config["n_origins"] == 6 and config["n_folds"] == 3
+    assert config["template"] == "exp001"
     assert "mean_28" in config["features"]
     files = config["data"]["files"]
     assert set(files) == {
@@ -72,8 +53,8 @@ def test_run_identity(records):
     assert run["display_name"].startswith("exp001-lightgbm-")
     assert run["run_group"] == "exp001"
     assert run["job_type"] == "train"
-    assert {"lightgbm", "synthetic", "origin-16d-holdout"} <= set(run["tags"])
-    assert "n_origins=6" in run["notes"]
+    assert {"lightgbm", "synthetic", "ts-cv-3x16d"} <= set(run["tags"])
+    assert "n_origins=6" in run["notes"] and "n_folds=3" in run["notes"]
 
 
 def test_history_has_callback_curves_and_namespaced_metrics(records):
@@ -83,7 +64,25 @@ def test_history_has_callback_curves_and_namespaced_metrics(records):
     assert {"train_rmse", "val_rmse"} <= keys  # W&B's own LightGBM callback
     assert {"val/rmsle", "val/rmse_log", "train/rmse_log", "val/family/GROCERY I"} <= keys
     assert {"val/worst_series._type", "val/by_family._type", "val/log_residuals._type"} <= keys
-    assert "plots/learning_curve._type" in keys
+    assert {"val/by_horizon._type", "val/by_horizon_chart_table._type"} <= keys
+    assert {"plots/learning_curve._type", "plots/rmsle_by_horizon._type"} <= keys
+    # every fold's curve against one step axis, so the folds overlay in one chart
+    for k in (1, 2, 3):
+        assert {f"cv/fold_{k}/val_rmse", f"cv/fold_{k}/train_rmse"} <= keys
+    assert {"cv/step", "cv/rmsle_mean", "cv/rmsle_std", "cv/rmsle_fold_3"} <= keys
+    metric_defs = {m.get("glob_name") or m["name"]: m for m in by_type(records, "metric")}
+    assert metric_defs["cv/fold_2/*"]["step_metric"] == "cv/step"
+
+
+def test_fold_curves_are_the_fits_own_scores(records, exp001_run):
+    """cv/fold_2's curve ends at its best step + early-stopping patience."""
+    rows = [r["item"] for r in by_type(records, "history")]
+    curve = [r["cv/fold_2/val_rmse"] for r in rows if "cv/fold_2/val_rmse" in r]
+    steps = [r["cv/step"] for r in rows if "cv/fold_2/val_rmse" in r]
+    assert steps == list(range(1, len(steps) + 1))
+    metrics = json.loads((exp001_run / "metrics.json").read_text())
+    best = metrics["fold_best_steps"][1]
+    assert min(curve) == pytest.approx(curve[best - 1])
 
 
 def test_summary_headline_matches_metrics_json(records, exp001_run):
@@ -92,21 +91,25 @@ def test_summary_headline_matches_metrics_json(records, exp001_run):
         summary.update(s["update"])
     metrics = json.loads((exp001_run / "metrics.json").read_text())
     assert summary["val/rmsle"]["min"] == pytest.approx(metrics["val_rmsle"], abs=1e-6)
-    assert summary["best_iteration"] == metrics["best_iteration"]  # from log_summary
+    assert summary["best_iteration"] == metrics["best_step"]  # from W&B's log_summary
+    assert summary["cv/rmsle_mean"]["min"] == pytest.approx(metrics["cv_rmsle_mean"], abs=1e-6)
     assert summary["system/time_train_s"] > 0
     metric_defs = {m["name"]: m for m in by_type(records, "metric")}
     assert metric_defs["val/rmsle"]["summary"] == {"min": True}
 
 
-def test_three_artifacts_with_types_aliases_and_metadata(records):
+def test_four_artifacts_with_types_aliases_and_metadata(records):
     arts = {a["type"]: a for a in by_type(records, "artifact") if a["type"] != "run_table"}
-    assert set(arts) == {"dataset", "model", "submission"}
+    assert set(arts) == {"dataset", "model", "submission", "predictions"}
     model = arts["model"]
-    assert {"latest", "best"} <= set(model["aliases"])
+    # no "best": the newest version is not the best one (that is a comparison across runs)
+    assert model["aliases"] == ["latest"]
     meta = json.loads(model["metadata"])
-    assert {"val_rmsle", "best_iteration", "n_features", "config"} <= set(meta)
+    assert {"val_rmsle", "cv_rmsle_mean", "best_step", "n_features", "config"} <= set(meta)
     sub_meta = json.loads(arts["submission"]["metadata"])
-    assert sub_meta["run_id"] and sub_meta["val_rmsle"] == pytest.approx(meta["val_rmsle"])
+    assert sub_meta["run_name"] and sub_meta["val_rmsle"] == pytest.approx(meta["val_rmsle"])
+    files = {e["path"] for e in arts["predictions"]["manifest"]["contents"]}
+    assert files == {"oof.parquet", "test_pred.parquet"}
     refs = [e.get("ref", "") for e in arts["dataset"]["manifest"]["contents"]]
     assert len(refs) == 7 and all(r.startswith("file://") for r in refs)  # by reference
     tables = {a["name"] for a in by_type(records, "artifact") if a["type"] == "run_table"}
@@ -128,11 +131,11 @@ def _run(small_data_dir, out, **params):
 def test_a_failing_run_is_recorded_as_failed(small_data_dir, tmp_path):
     out = tmp_path / "failing"
     # 400 origins need more history than the small data has: fails after W&B has started
-    with pytest.raises(PapermillExecutionError, match="Lower n_origins"):
+    with pytest.raises(PapermillExecutionError, match="Lower n_folds, n_origins"):
         _run(small_data_dir, out, n_origins=400, wandb_mode="offline")
     assert by_type(leet_records(out), "exit")[0]["exit_code"] != 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["status"] == "failed" and "Lower n_origins" in metrics["error"]
+    assert metrics["status"] == "failed" and "Lower n_folds, n_origins" in metrics["error"]
     assert "load" in metrics["timings"]  # what was done before the failure is kept
 
 
@@ -155,10 +158,8 @@ def test_key_from_kaggle_secrets_with_w_and_b_unreachable(
         "PYTHONPATH", os.pathsep.join(filter(None, [str(fake), os.environ.get("PYTHONPATH")]))
     )
     monkeypatch.delenv("WANDB_MODE")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once released: connections are refused
-    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    # a port free a moment ago: connections are refused
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{free_port()}")
     out = tmp_path / "secret-run"
     _run(small_data_dir, out, wandb_mode="auto")
 

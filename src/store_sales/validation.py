@@ -50,6 +50,14 @@ class Plan:
     def train_origins(self) -> np.ndarray:
         return self.folds[0].train_origins
 
+    @property
+    def origins(self) -> np.ndarray:
+        """Every origin the plan uses (all folds, the refit, the test), sorted."""
+        every = [self.refit_origins, [self.test_origin]]
+        for fold in self.folds:
+            every += [fold.train_origins, [fold.val_origin]]
+        return np.unique(np.concatenate(every).astype(np.int64))
+
 
 def make_plan(last_train: int, n_origins: int, stride: int, n_folds: int = 1) -> Plan:
     # first training origin: the latest one, on the stride grid, whose targets end by val_origin

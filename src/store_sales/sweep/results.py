@@ -1,0 +1,174 @@
+"""A sweep's results: the trials table (results.csv), the best trial's parameters (best.yaml)
+and the metric against each tuned parameter (sweep.png)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import runner
+from ..jsonio import read_json, to_jsonable
+from .spec import METRICS, RESERVED, SweepError, is_constant
+from .trials import STATE_FILE, TRIAL_FILE, read_history, read_state, trial_dirs
+
+
+@dataclass
+class Summary:
+    dir: Path
+    table: Any  # pandas.DataFrame, best first
+    best: dict | None  # the best finished trial's row
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def results_table(sweep_dir: str | Path):
+    """One row per trial, best metric first (failed and unscored trials last)."""
+    import pandas as pd
+
+    folder = Path(sweep_dir)
+    state = read_state(folder)
+    if not state:
+        raise SweepError(f"{folder} is not a sweep folder (no {STATE_FILE})")
+    metric = state["config"]["metric"]["name"]
+    swept = [k for k, v in state["config"]["parameters"].items() if not is_constant(v)]
+    rows = []
+    for trial_dir in trial_dirs(folder):
+        record = read_json(trial_dir / TRIAL_FILE)
+        metrics = runner.read_metrics(trial_dir)
+        rows.append(
+            {
+                "trial": trial_dir.name,
+                "state": record.get("state", "?"),
+                metric: metrics.get(METRICS[metric]),
+                "best_step": metrics.get("best_step"),
+                "steps": len(read_history(trial_dir, metric)),
+                "seconds": (metrics.get("timings") or {}).get("total"),
+                **{k: record.get("suggested", {}).get(k) for k in swept},
+            }
+        )
+    columns = ["trial", "state", metric, "best_step", "steps", "seconds", *swept]
+    table = pd.DataFrame(rows, columns=columns)
+    table[metric] = pd.to_numeric(table[metric])
+    return table.sort_values(metric, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def best_params(sweep_dir: str | Path, trial: str) -> dict:
+    """The trial's parameters that differ from the template defaults, minus the run-specific
+    ones: what `papermill ... -f best.yaml -p output_dir NEW` needs to train the same model."""
+    folder = Path(sweep_dir)
+    state = read_state(folder)
+    declared = runner.notebook_parameters(runner.resolve_notebook(state["template"]))
+    params = read_json(folder / "trials" / trial / TRIAL_FILE)["params"]
+    return {
+        k: params[k]
+        for k in declared
+        if k in params and k not in RESERVED and params[k] != declared[k]
+    }
+
+
+def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> Summary:
+    """Write results.csv, best.yaml and sweep.png; print the table and the rerun command."""
+    import pandas as pd
+
+    folder = Path(sweep_dir)
+    state = read_state(folder)
+    metric = state.get("config", {}).get("metric", {}).get("name", "")
+    table = results_table(folder)
+    files = {"results": folder / "results.csv"}
+    table.to_csv(files["results"], index=False)
+    finished = table[(table["state"] == "finished") & table[metric].notna()]
+    best = to_jsonable(finished.iloc[0].to_dict()) if len(finished) else None
+    if best is not None:
+        files["best"] = folder / "best.yaml"
+        params = best_params(folder, best["trial"])
+        header = (
+            f"# Best trial of sweep {state['name']} ({state['config']['method']}): "
+            f"{best['trial']}, {metric} = {best[metric]:.6f}\n"
+            f"# Rerun: papermill notebooks/{state['template']}.ipynb out.ipynb -f best.yaml "
+            "-p output_dir NEW\n"
+            f"#    or: store-sales run {state['template']} -f best.yaml\n"
+        )
+        files["best"].write_text(header + yaml.safe_dump(params, sort_keys=False))
+    figure = plot_sweep(table, state) if plot else None
+    if figure is not None:
+        files["plot"] = folder / "sweep.png"
+        figure.savefig(files["plot"], dpi=100)
+    if not quiet:
+        with pd.option_context("display.width", 160, "display.max_columns", 30):
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        print(f"table   {files['results']}")
+        if best is not None:
+            print(f"best    {best['trial']}: {metric} {best[metric]:.5f} -> {files['best']}")
+            print(f"rerun   store-sales run {state['template']} -f {files['best']}")
+        else:
+            print("no finished trial yet: no best.yaml")
+        if figure is not None:
+            print(f"plot    {files['plot']}")
+    return Summary(dir=folder, table=table, best=best, files=files)
+
+
+def plot_sweep(table, state: dict):
+    """The metric against each tuned parameter; stopped trials greyed, the best one starred."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    metric = state["config"]["metric"]["name"]
+    specs = state["config"]["parameters"]
+    scored = table[table[metric].notna()]
+    swept = [k for k, v in specs.items() if not is_constant(v) and scored[k].notna().any()]
+    if scored.empty or not swept:
+        return None
+    ncols = min(3, len(swept))
+    nrows = -(-len(swept) // ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    groups = (
+        ("finished", {"color": "tab:blue", "s": 28}),
+        ("stopped", {"color": "grey", "marker": "x", "s": 28}),
+    )
+    for ax, name in zip(axes, swept, strict=False):
+        values = scored[name]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            x = values.astype(float)
+        else:  # categorical: one position per value
+            labels = sorted({str(v) for v in values})
+            x = values.map(lambda v, labels=labels: labels.index(str(v)))
+            ax.set_xticks(range(len(labels)), labels)
+        for group, style in groups:
+            mask = (scored["state"] == group).to_numpy()
+            if mask.any():
+                ax.scatter(x[mask], scored[metric][mask], label=group, **style)
+        first = np.flatnonzero((scored["state"] == "finished").to_numpy())[:1]
+        if len(first):  # the table is sorted: the first finished trial is the best
+            ax.scatter(
+                x.iloc[first],
+                scored[metric].iloc[first],
+                marker="*",
+                s=180,
+                color="tab:red",
+                label="best",
+                zorder=3,
+            )
+        if numeric and "log" in str((specs.get(name) or {}).get("distribution", "")):
+            ax.set_xscale("log")
+            # plain numbers; label the 2s and 5s too, as a range rarely spans a whole decade
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(FuncFormatter(_minor_label))
+        ax.set(xlabel=name, ylabel=metric)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(swept) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=8)
+    method = state["config"]["method"]
+    fig.suptitle(f"{state['name']}: {metric} by parameter ({method}, {len(scored)} trials)")
+    fig.tight_layout()
+    return fig
+
+
+def _minor_label(value: float, _pos=None) -> str:
+    lead = f"{value:.0e}"[0]
+    return f"{value:g}" if lead in "25" else ""

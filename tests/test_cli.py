@@ -1,0 +1,96 @@
+"""`store-sales` in-process: what each subcommand prints and returns, without running a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store_sales import paths
+from store_sales.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SEVEN = {
+    "train.csv",
+    "test.csv",
+    "stores.csv",
+    "oil.csv",
+    "holidays_events.csv",
+    "transactions.csv",
+    "sample_submission.csv",
+}
+
+
+@pytest.fixture
+def project_root(tmp_path, monkeypatch) -> Path:
+    """data/ and outputs/ under tmp_path, so a test sees anything a command writes there."""
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.setattr(paths, "project_root", lambda: root)
+    return root
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def test_synth_writes_the_seven_files(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main(["synth", str(out), "--stores", "2", "--start", "2017-01-01"]) == 0
+    assert {p.name for p in out.glob("*.csv")} == SEVEN
+    assert all((out / name).stat().st_size > 0 for name in SEVEN)
+    assert str(out.resolve()) in capsys.readouterr().out
+
+
+def test_list_params_prints_name_equals_default(capsys, project_root):
+    assert main(["run", "exp001", "--list-params"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "n_folds = 1" in lines
+    assert "learning_rate = 0.05" in lines
+    assert "exp_name = 'exp001'" in lines
+    assert all(" = " in line for line in lines) and len(lines) > 10
+    assert not any(project_root.iterdir())  # listing runs nothing, makes no folder
+
+
+def test_a_misspelt_parameter_is_one_line_naming_it_and_the_valid_ones(
+    tmp_path, capsys, project_root
+):
+    run_dir = tmp_path / "run"
+    argv = ["run", "exp001", "-p", "learning_rte", "0.1", "-p", "output_dir", str(run_dir)]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert "learning_rte" in line
+    assert "learning_rate" in line and "num_leaves" in line  # the valid names are listed
+    assert not run_dir.exists()
+    assert not any(project_root.iterdir())  # no automatic run folder either
+
+
+def test_an_unknown_template_is_one_line(capsys, project_root):
+    assert main(["run", "nosuch"]) == 2
+    assert "nosuch" in _one_error_line(capsys)
+    assert not any(project_root.iterdir())
+
+
+def test_bundle_without_notebooks_or_all_is_one_line(tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["bundle", "--owner", "tester", "--out", str(out)]) == 2
+    assert "--all" in _one_error_line(capsys)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_sweep_local_needs_count(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "local", str(REPO / "configs" / "sweep.yaml")])
+    assert exit_.value.code == 2
+    assert "--count" in capsys.readouterr().err
+
+
+def test_no_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert "usage: store-sales" in capsys.readouterr().err

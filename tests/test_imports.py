@@ -1,0 +1,300 @@
+"""Static import rules for src/store_sales, read with `ast` (nothing is imported):
+
+1. no import cycle among the package's modules, counting module-level imports only (an import
+   inside a function runs when it is called: lazy, it cannot deadlock a package import);
+2. `lightgbm` is imported only by `store_sales/models/lightgbm.py` (also inside functions);
+3. `wandb` is imported only by modules under `store_sales/wb/`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "store_sales"
+
+
+@dataclass(frozen=True)
+class Import:
+    target: str  # absolute dotted name: `pkg.mod`, or `pkg.mod.name` for `from pkg.mod import name`
+    base: str  # the module named after `import` / `from`
+    lineno: int
+    lazy: bool  # inside a function (or only under `if TYPE_CHECKING:`)
+    external: bool  # level-0 import (not relative)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    path: Path
+    is_package: bool
+
+
+def modules_of(package_dir: Path) -> dict[str, Module]:
+    """Every .py under `package_dir` by dotted name; a package shadows a same-named .py file,
+    as it does for Python (the shadowed file is listed under `<name>.py`)."""
+    root = package_dir.parent
+    found: dict[str, Module] = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        elif (path.with_suffix("") / "__init__.py").is_file():
+            parts[-1] += ".py"  # shadowed: never imported, still read for rules 2 and 3
+        found[".".join(parts)] = Module(".".join(parts), path, is_package)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports_of(module: Module) -> list[Import]:
+    """Every import statement of the module, relative ones resolved to absolute names."""
+    tree = ast.parse(module.path.read_text(), filename=str(module.path))
+    name = module.name.removesuffix(".py")
+    package = name if module.is_package else name.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append(Import(alias.name, alias.name, node.lineno, lazy, True))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                anchor = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                target = base if alias.name == "*" else f"{base}.{alias.name}"
+                found.append(Import(target, base, node.lineno, lazy, node.level == 0))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            lazy = True
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, lazy)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, lazy)
+
+    visit(tree, False)
+    return found
+
+
+def import_graph(package_dir: Path) -> dict[str, set[str]]:
+    """Module -> package modules it imports at module level.
+
+    `from pkg import x` imports module `pkg.x` when there is one (else the name `x` of `pkg`).
+    Importing `a.b.c` also runs `a` and `a.b` first, except the importer's own ancestors (they
+    are already being imported when it runs).
+    """
+    modules = {n: m for n, m in modules_of(package_dir).items() if not n.endswith(".py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, module in modules.items():
+        own_ancestors = {name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)}
+        for imp in imports_of(module):
+            if imp.lazy:
+                continue
+            named = imp.target if imp.target in modules else imp.base
+            if named not in modules:
+                continue  # not a module of the package (a library)
+            graph[name].add(named)
+            parts = named.split(".")
+            for i in range(1, len(parts)):
+                ancestor = ".".join(parts[:i])
+                if ancestor in modules and ancestor not in own_ancestors:
+                    graph[name].add(ancestor)
+        graph[name].discard(name)
+    return graph
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each strongly connected component of more than one module, as a cycle through it."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def connect(v: str) -> None:  # Tarjan; the package is small enough for recursion
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(_cycle_in(graph, set(component)))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return components
+
+
+def _cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
+    """A readable cycle a -> b -> ... -> a inside one strongly connected component."""
+    start = min(component)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:  # breadth first: the shortest way back to start
+        nxt = []
+        for v in frontier:
+            for w in sorted(graph[v] & component):
+                if w == start:
+                    return [*paths[v], start]
+                if w not in paths:
+                    paths[w] = [*paths[v], w]
+                    nxt.append(w)
+        frontier = nxt
+    raise AssertionError("not a cycle")  # pragma: no cover
+
+
+def importers_of(package_dir: Path, library: str) -> dict[str, list[int]]:
+    """Files (relative to the package's parent) importing `library`, lazily or not -> lines."""
+    out: dict[str, list[int]] = {}
+    for module in modules_of(package_dir).values():
+        lines = [
+            imp.lineno
+            for imp in imports_of(module)
+            if imp.external and imp.base.split(".")[0] == library
+        ]
+        if lines:
+            out[module.path.relative_to(package_dir.parent).as_posix()] = lines
+    return out
+
+
+# ---- the rules ------------------------------------------------------------------------------
+
+
+def test_no_import_cycle_at_module_level():
+    cycles = find_cycles(import_graph(PACKAGE))
+    assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_only_the_lightgbm_adapter_imports_lightgbm():
+    found = importers_of(PACKAGE, "lightgbm")
+    assert "store_sales/models/lightgbm.py" in found  # the rule reads what it should
+    others = {
+        path: lines for path, lines in found.items() if path != "store_sales/models/lightgbm.py"
+    }
+    assert others == {}
+
+
+def test_only_the_wb_package_imports_wandb():
+    found = importers_of(PACKAGE, "wandb")
+    assert any(path.startswith("store_sales/wb/") for path in found)
+    others = {
+        path: lines for path, lines in found.items() if not path.startswith("store_sales/wb/")
+    }
+    assert others == {}
+
+
+# ---- the checker itself can fail --------------------------------------------------------------
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "fake"
+
+
+def test_a_planted_cycle_is_found(tmp_path):
+    package = _write(
+        tmp_path,
+        {
+            "fake/__init__.py": "",
+            "fake/a.py": "from . import b\n",  # `from . import b`: the module fake.b
+            "fake/b.py": "from .sub.c import thing\n",
+            "fake/sub/__init__.py": "",
+            "fake/sub/c.py": "import fake.a\nthing = 1\n",
+            "fake/d.py": "from .a import x\n",  # into the cycle, not part of it
+        },
+    )
+    assert find_cycles(import_graph(package)) == [["fake.a", "fake.b", "fake.sub.c", "fake.a"]]
+
+
+def test_a_cycle_through_a_package_init_is_found(tmp_path):
+    package = _write(
+        tmp_path,
+        {
+            "fake/__init__.py": "",
+            "fake/sub/__init__.py": "from ..a import x\n",
+            "fake/sub/c.py": "y = 1\n",
+            "fake/a.py": "from .sub.c import y\nx = 1\n",  # runs fake/sub/__init__ first
+        },
+    )
+    assert find_cycles(import_graph(package)) == [["fake.a", "fake.sub", "fake.a"]]
+
+
+def test_lazy_and_type_checking_imports_make_no_cycle(tmp_path):
+    package = _write(
+        tmp_path,
+        {
+            "fake/__init__.py": "from . import a\n",  # a submodule's own package: no cycle
+            "fake/a.py": (
+                "from typing import TYPE_CHECKING\n"
+                "from . import b\n"
+                "if TYPE_CHECKING:\n"
+                "    from .c import C\n"
+            ),
+            "fake/b.py": "def f():\n    from .a import g\n    return g\n",
+            "fake/c.py": "from .a import x\n",
+        },
+    )
+    graph = import_graph(package)
+    assert graph["fake.a"] == {"fake.b"} and graph["fake.b"] == set()
+    assert graph["fake.c"] == {"fake.a"}
+    assert find_cycles(graph) == []
+
+
+def test_library_imports_are_found_inside_functions_not_relative_names(tmp_path):
+    package = _write(
+        tmp_path,
+        {
+            "fake/__init__.py": "",
+            "fake/models/__init__.py": "from .lightgbm import Adapter\n",  # relative: ours
+            "fake/models/lightgbm.py": "import lightgbm as lgb\nAdapter = lgb\n",
+            "fake/train.py": "def fit():\n    from lightgbm.callback import early_stopping\n",
+            "fake/track.py": "import wandb.sdk\n",
+        },
+    )
+    assert importers_of(package, "lightgbm") == {
+        "fake/models/lightgbm.py": [1],
+        "fake/train.py": [2],
+    }
+    assert importers_of(package, "wandb") == {"fake/track.py": [1]}
+
+
+@pytest.mark.parametrize(
+    ("files", "shadowed"),
+    [({"fake/__init__.py": "", "fake/m.py": "", "fake/m/__init__.py": ""}, "fake.m.py")],
+)
+def test_a_package_shadows_a_same_named_file(tmp_path, files, shadowed):
+    package = _write(tmp_path, files)
+    found = modules_of(package)
+    assert found["fake.m"].is_package and shadowed in found
