@@ -8,17 +8,10 @@ import pytest
 
 from store_sales import paths
 from store_sales.cli import main
+from store_sales.data import SCHEMAS
 
 REPO = Path(__file__).resolve().parents[1]
-SEVEN = {
-    "train.csv",
-    "test.csv",
-    "stores.csv",
-    "oil.csv",
-    "holidays_events.csv",
-    "transactions.csv",
-    "sample_submission.csv",
-}
+SEVEN = {f"{name}.csv" for name in SCHEMAS}
 
 
 @pytest.fixture

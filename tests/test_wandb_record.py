@@ -11,6 +11,7 @@ from conftest import by_type, free_port, leet_records, write_fake_kaggle_secrets
 from papermill.exceptions import PapermillExecutionError
 
 from store_sales import runner
+from store_sales.data import SCHEMAS
 from store_sales.templates.exp001 import Exp001Config
 
 SENTINEL = "5e171e1ca9f0c0ffee5e171e1ca9f0c0ffee5e17"  # a fake W&B key; must never be written
@@ -34,15 +35,7 @@ def test_config_holds_the_template_features_fingerprint_and_environment(records)
     assert config["template"] == "exp001"
     assert "mean_28" in config["features"]
     files = config["data"]["files"]
-    assert set(files) == {
-        "train.csv",
-        "test.csv",
-        "stores.csv",
-        "oil.csv",
-        "holidays_events.csv",
-        "transactions.csv",
-        "sample_submission.csv",
-    }
+    assert set(files) == {f"{name}.csv" for name in SCHEMAS}
     assert len(files["train.csv"]["md5"]) == 32 and files["train.csv"]["bytes"] > 0
     assert config["env"]["packages"]["lightgbm"]
     assert config["env"]["platform"] == "local"
@@ -94,7 +87,7 @@ def test_summary_headline_matches_metrics_json(records, exp001_run):
     assert summary["best_iteration"] == metrics["best_step"]  # from W&B's log_summary
     assert summary["cv/rmsle_mean"]["min"] == pytest.approx(metrics["cv_rmsle_mean"], abs=1e-6)
     assert summary["system/time_train_s"] > 0
-    metric_defs = {m["name"]: m for m in by_type(records, "metric")}
+    metric_defs = {m.get("glob_name") or m["name"]: m for m in by_type(records, "metric")}
     assert metric_defs["val/rmsle"]["summary"] == {"min": True}
 
 

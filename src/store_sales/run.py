@@ -31,6 +31,7 @@ class Run:
             "model": self.template.model,
         }
         self.finished = False
+        self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self._t0 = time.perf_counter()
         print(f"run {self.name}: outputs in {self.dir}")
         with self.phase("login"):
