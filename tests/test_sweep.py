@@ -313,8 +313,11 @@ def test_parallel_trials_share_the_cores_only_for_a_template_with_num_threads(mo
 HYPERBAND_5 = {"type": "hyperband", "min_iter": 5, "eta": 3}
 
 
-def _sweep_dir(tmp_path: Path, early_terminate: dict | None, mode: str = "local") -> Path:
+def _sweep_dir(
+    tmp_path: Path, early_terminate: dict | None, mode: str = "local", metric: str = "val/rmsle"
+) -> Path:
     config = dict(BASE, **({"early_terminate": early_terminate} if early_terminate else {}))
+    config["metric"] = {"name": metric, "goal": "minimize"}
     folder = tmp_path / "hook"
     (folder / "trials").mkdir(parents=True)
     state = {"name": "hook", "mode": mode, "template": "exp001", "config": config, "check_every": 1}
@@ -330,10 +333,12 @@ def _trial(folder: Path, name: str, state: str = "running") -> Path:
 
 
 def _feed(hook, curve, fold: int = 1) -> tuple[list[StepEvent], dict | None]:
-    """Step events as an adapter sends them, until the curve ends or the hook stops training."""
+    """Step events as an adapter sends them (with the pipeline's `val_rmsle` = the curve; the
+    model's own rows score lower), until the curve ends or the hook stops training."""
     events = []
     for step, value in enumerate(curve, start=1):
-        event = StepEvent(fold, step, {"val_rmse": value, "train_rmse": value / 2})
+        values = {"val_rmse": value * 0.9, "train_rmse": value / 2, "val_rmsle": value}
+        event = StepEvent(fold, step, values)
         events.append(event)
         try:
             hook(event)
@@ -390,15 +395,31 @@ def test_hook_judges_fold_1_only_and_restarts_its_record_at_step_1(tmp_path):
 
 
 def test_online_hook_hands_the_metric_to_the_tracker_and_never_stops(tmp_path):
-    folder = _sweep_dir(tmp_path, HYPERBAND_5, mode="online")
+    folder = _sweep_dir(tmp_path, HYPERBAND_5, mode="online", metric="val/rmsle_alive")
     _trial(folder, "run1", state="finished")
     _feed(sweep.trial_hook(folder, folder / "trials" / "run1"), GOOD)
     poor = _trial(folder, "run2")
     events, stopped = _feed(sweep.trial_hook(folder, poor), POOR)
     assert stopped is None and len(events) == 60  # online, the W&B server decides
     # logged under the metric's name in the same step, for the server's hyperband
-    assert [e.extra for e in events[:2]] == [{"val/rmsle": POOR[0]}, {"val/rmsle": POOR[1]}]
-    assert len(sweep.read_history(poor, "val/rmsle")) == 60
+    assert [list(e.extra) for e in events[:2]] == [["val/rmsle_alive"]] * 2
+    logged = [e.extra["val/rmsle_alive"] for e in events[:2]]
+    assert logged == pytest.approx([v * 0.9 for v in POOR[:2]])
+    assert len(sweep.read_history(poor, "val/rmsle_alive")) == 60
+
+
+def test_online_val_rmsle_is_left_to_the_tracker(tmp_path):
+    """The tracker logs every step's val/rmsle itself; the hook adds nothing twice."""
+    folder = _sweep_dir(tmp_path, HYPERBAND_5, mode="online")
+    events, _ = _feed(sweep.trial_hook(folder, _trial(folder, "run1")), POOR[:3])
+    assert [e.extra for e in events] == [{}, {}, {}]
+
+
+def test_batch_events_are_never_judged(tmp_path):
+    folder = _sweep_dir(tmp_path, HYPERBAND_5)
+    trial = _trial(folder, "trial-001")
+    sweep.trial_hook(folder, trial)(StepEvent(1, 1, {"train/loss": 0.5}, scope="batch"))
+    assert sweep.read_history(trial, "val/rmsle") == []
 
 
 def test_hook_without_early_terminate_only_records(tmp_path):

@@ -78,6 +78,18 @@ def test_fold_curves_are_the_fits_own_scores(records, exp001_run):
     assert min(curve) == pytest.approx(curve[best - 1])
 
 
+def test_every_round_of_fold_one_logs_the_headline_metric(records, exp001_run):
+    """val/rmsle per round (zero-rule rows included, before clipping): its best round is the
+    model's, and clipping at 0 can only lower the final score below it."""
+    rows = [r["item"] for r in by_type(records, "history")]
+    per_round = [r["val/rmsle"] for r in rows if "iteration" in r and "val/rmsle" in r]
+    metrics = json.loads((exp001_run / "metrics.json").read_text())
+    assert len(per_round) > metrics["best_step"]
+    assert per_round.index(min(per_round)) == metrics["best_step"] - 1
+    assert metrics["val_rmsle"] <= min(per_round) + 1e-6
+    assert min(per_round) - metrics["val_rmsle"] < 0.01
+
+
 def test_summary_headline_matches_metrics_json(records, exp001_run):
     summary = {}
     for s in by_type(records, "summary"):

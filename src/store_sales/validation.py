@@ -23,7 +23,7 @@ import pandas as pd
 from .errors import ConfigError
 from .features import build_features, feature_names
 from .metrics import rmsle
-from .models.base import FitResult, ModelAdapter, StepHook
+from .models.base import FitResult, ModelAdapter, StepEvent, StepHook
 from .paths import HORIZON
 
 VAL_COLUMNS = ["s", "origin", "h", "day", "target", "alive", "pred"]
@@ -139,6 +139,23 @@ class Validation:
         return round(float(np.median([f.fit.best_step for f in self.folds])))
 
 
+def _full_rmsle_hook(val: pd.DataFrame) -> StepHook:
+    """Adds `val_rmsle` to each step: the step's `val_rmse` (on the rows the model forecasts)
+    with the zero-rule rows' fixed error added back, i.e. the fold's RMSLE at that step before
+    clipping at 0 (clipping can only lower it)."""
+    alive = val["alive"].to_numpy()
+    target = val["target"].to_numpy().astype(np.float64)
+    n_alive, n_total = int(alive.sum()), len(val)
+    dead_sq = float(np.square(target[~alive]).sum())  # forecast 0: error = log1p(actual)
+
+    def hook(event: StepEvent) -> None:
+        if event.scope == "step" and "val_rmse" in event.values:
+            mse = (event.values["val_rmse"] ** 2 * n_alive + dead_sq) / n_total
+            event.values["val_rmsle"] = float(np.sqrt(mse))
+
+    return hook
+
+
 def _train_rows(rows: pd.DataFrame, origins) -> pd.DataFrame:
     mask = rows["origin"].isin(origins).to_numpy() & rows["alive"].to_numpy()
     return rows[mask & rows["target"].notna().to_numpy()]
@@ -173,7 +190,7 @@ def cross_validate(
                 val[val["alive"].to_numpy()],
                 features,
                 fold=fold.k,
-                hooks=hooks(fold.k),
+                hooks=[_full_rmsle_hook(val), *hooks(fold.k)],
                 callbacks=callbacks(fold.k),
             )
         n_train = len(train)

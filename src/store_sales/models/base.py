@@ -5,7 +5,9 @@ number of steps, predicts log1p(sales), saves and loads its model, and gives fea
 when the model has one. Steps are the library's unit of training (boosting rounds, epochs).
 
 After every step an adapter calls each hook with a `StepEvent` whose `values` hold at least
-`val_rmse` (RMSE on log1p(sales) of the validation rows; `train_rmse` when it has one). A hook
+`val_rmse` (RMSE on log1p(sales) of the validation rows; `train_rmse` when it has one). The
+pipeline adds `val_rmsle`: the same step scored on every validation row, zero-rule rows
+included. An adapter that trains in batches may also send `scope="batch"` events. A hook
 may raise `StopTraining` (hyperband in a sweep): the adapter then stops and keeps its best step
 so far. The zero rule, expm1 and clipping are not the adapter's business (see `validation`).
 """
@@ -24,10 +26,14 @@ import pandas as pd
 
 @dataclass
 class StepEvent:
-    fold: int  # 1 = the fold nearest the test; 0 = a refit (no validation)
+    fold: int  # 1 = the fold nearest the test
     step: int  # 1-based
-    values: dict[str, float]  # val_rmse (always), train_rmse, ... for this step
+    values: dict[str, float]  # val_rmse (always, for scope "step"), train_rmse, ... this step
     extra: dict[str, float] = field(default_factory=dict)  # a hook's own metrics to record
+    # "step": a unit of early stopping (boosting round, epoch), judged by hooks such as
+    # hyperband; "batch": progress inside a step (loss, learning rate every N batches),
+    # recorded by trackers, never judged. `step` then counts batches.
+    scope: str = "step"
 
 
 StepHook = Callable[[StepEvent], None]

@@ -24,12 +24,12 @@ class TrialHook:
     """Records the trial's per-step validation metric and, in a local sweep with
     `early_terminate`, asks the engine every few steps whether hyperband stops this trial.
 
-    The value is the adapter's validation RMSE on log1p(sales) of the series the model
-    forecasts (`val_rmse`), on fold 1. Its best step is the trial's best model, so its minimum
-    is what the template scores; the summary `val/rmsle` (all series, zero-rule ones included,
-    forecasts clipped at 0) is at most that minimum whenever the zero-rule series stay at zero,
-    so bayes, which takes the best of history and summary as the W&B server does, ranks trials
-    by the headline metric.
+    The value is fold 1's step score under the metric's own definition: for `val/rmsle` the
+    pipeline's `val_rmsle` (every validation row, zero-rule ones included, before clipping at
+    0), for `val/rmsle_alive` the adapter's `val_rmse` (the rows the model forecasts). Its best
+    step is the trial's best model and clipping only lowers it, so the summary is at most the
+    history's minimum: bayes, which takes the best of history and summary as the W&B server
+    does, ranks trials by the headline metric.
     """
 
     def __init__(self, sweep_dir: Path, run_dir: Path):
@@ -56,24 +56,26 @@ class TrialHook:
         # A metric known only after all folds (cv/rmsle_mean) gets no per-step history under
         # its name: the engine would take fold 1's curve for it.
         self.key = self.metric if self.metric in PER_STEP_METRICS else "val_rmse"
+        self.source = "val_rmsle" if self.metric == "val/rmsle" else "val_rmse"
         self.history: list[dict] = []
         self._cache: dict = {}
         self._best: tuple[float, int] = (math.inf, 0)  # value, step (0: none yet)
 
     def __call__(self, event: StepEvent) -> None:
-        if event.fold != JUDGED_FOLD:
+        if event.fold != JUDGED_FOLD or event.scope != "step":
             return
         step = event.step
         if step == 1:  # a new training: start a new record
             self.history = []
             self._best = (math.inf, 0)
             (self.run_dir / HISTORY_FILE).write_text("")
-        value = float(event.values["val_rmse"])
+        # val/rmsle's own per-step value (zero-rule rows included) where the pipeline gave it
+        value = float(event.values.get(self.source, event.values["val_rmse"]))
         self.history.append({self.key: value})
         # "round" is the file's historical name for the step
         with (self.run_dir / HISTORY_FILE).open("a") as f:
             f.write(json.dumps({"round": step, self.key: value}) + "\n")
-        if self.log_metric:
+        if self.log_metric and self.metric != "val/rmsle":  # the tracker logs val/rmsle itself
             event.extra[self.metric] = value
         if self.hyperband and step % self.check_every == 0 and self._best[1] > 0:
             info = self._stop_info(step)

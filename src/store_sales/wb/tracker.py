@@ -1,9 +1,13 @@
 """Weights & Biases as a tracker, with W&B's own integrations where the model has one.
 
-Per-step curves: for LightGBM, W&B's `wandb_callback` logs fold 1's `train_rmse`/`val_rmse`
-(and `log_summary` its best iteration and importance chart). Other fits go through `on_step`:
-fold 1 under the same names, each fold of a time-series CV under `cv/fold_<k>/...` against the
-step metric `cv/step`, so the folds' curves overlay in one panel.
+Per-step curves of fold 1: LightGBM's come from W&B's `wandb_callback` (`train_rmse`,
+`val_rmse`; `log_summary` adds its best iteration and importance chart), XGBoost's from W&B's
+`WandbCallback` (`train-rmse`, `val-rmse`, importance chart); a model without an integration
+(PyTorch) reports its values through `on_step`, logged under the names it gives. Every step of
+fold 1 also logs `val/rmsle` (all validation rows). With time-series CV each fold's curves go to
+`cv/fold_<k>/...` against the step metric `cv/step`, so the folds overlay in one panel. Progress
+inside a step (`scope="batch"`: loss, learning rate, gradient norm every N batches) is logged
+as is against `train/batch`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from ..models.base import StepEvent
 from ..trackers import RunInfo, Tracker
 from .login import resolve_mode
 
-# libraries whose W&B integration logs per-step curves (fold 1) and a model summary
-_INTEGRATIONS = ("lightgbm",)
+# libraries whose W&B integration logs fold 1's per-step curves itself
+_CURVE_INTEGRATIONS = ("lightgbm", "xgboost")
 
 
 class WandbTracker(Tracker):
@@ -55,6 +59,10 @@ class WandbTracker(Tracker):
         )
         for key in ("val/rmsle", "val/rmsle_alive", "val/rmse_log", "cv/rmsle_mean"):
             self.run.define_metric(key, summary="min")
+        self.run.define_metric("train/batch")
+        self.run.define_metric("train/loss", step_metric="train/batch")
+        self.run.define_metric("train/lr", step_metric="train/batch")
+        self.run.define_metric("train/grad_norm", step_metric="train/batch")
         if self.n_folds > 1:
             self.run.define_metric("cv/step")
             for k in range(1, self.n_folds + 1):
@@ -83,20 +91,40 @@ class WandbTracker(Tracker):
     # -- training
 
     def library_callbacks(self, model: str, fold: int) -> list:
-        if self.run is None or model not in _INTEGRATIONS or fold != 1:
+        """W&B's own integration for fold 1's fit: LightGBM's `wandb_callback`, XGBoost's
+        `WandbCallback` (after `wandb.init`: it refuses to be built without a run), and for
+        PyTorch a function that `wandb.watch`es the network (the adapter calls it when asked
+        to). The models' own checkpoints are not used: ours carry metadata and work offline."""
+        if self.run is None or fold != 1:
             return []
-        from wandb.integration.lightgbm import wandb_callback
+        if model == "lightgbm":
+            from wandb.integration.lightgbm import wandb_callback
 
-        self._native.add(fold)
-        return [wandb_callback()]
+            self._native.add(fold)
+            return [wandb_callback()]
+        if model == "xgboost":
+            from wandb.integration.xgboost import WandbCallback
+
+            self._native.add(fold)
+            return [WandbCallback(log_model=False, log_feature_importance=True)]
+        if model == "pytorch":
+            return [_watch]
+        return []
 
     def on_step(self, event: StepEvent) -> None:
         if self.run is None:
             return
+        if event.scope == "batch":
+            if event.fold == 1:
+                self.run.log({**event.values, **event.extra, "train/batch": event.step})
+            return
         native = event.fold in self._native
         row: dict[str, Any] = dict(event.extra)
-        if event.fold == 1 and not native:
-            row.update(event.values)
+        if event.fold == 1:
+            if "val_rmsle" in event.values:
+                row["val/rmsle"] = event.values["val_rmsle"]
+            if not native:
+                row.update({k: v for k, v in event.values.items() if k != "val_rmsle"})
         if self.n_folds > 1:
             row.update({f"cv/fold_{event.fold}/{k}": v for k, v in event.values.items()})
             row["cv/step"] = event.step
@@ -178,6 +206,11 @@ class WandbTracker(Tracker):
         if self.mode == "online" and getattr(self, "_url", None):
             return [f"W&B run: {self._url}"]
         return []
+
+
+def _watch(model, log_freq: int = 100) -> None:
+    """W&B's PyTorch integration: gradient histograms of the network every `log_freq` batches."""
+    wandb.watch(model, log="gradients", log_freq=log_freq)
 
 
 def fetch_artifact(project: str, name: str, alias: str = "latest", entity: str = "") -> Path:
