@@ -62,6 +62,18 @@ def test_a_misspelt_parameter_is_one_line_naming_it_and_the_valid_ones(
     assert not any(project_root.iterdir())  # no automatic run folder either
 
 
+def test_list_shows_every_registered_template_on_one_line(capsys, project_root):
+    from store_sales.templates import TEMPLATES
+
+    assert main(["run", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(TEMPLATES)
+    for line, template in zip(lines, TEMPLATES.values(), strict=True):
+        assert line.split()[1] == template.model and len(line.split()) > 3
+    assert main(["run"]) == 2  # neither a template nor --list
+    assert "--list" in _one_error_line(capsys)
+
+
 def test_an_unknown_template_is_one_line(capsys, project_root):
     assert main(["run", "nosuch"]) == 2
     assert "nosuch" in _one_error_line(capsys)

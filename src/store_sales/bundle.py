@@ -177,9 +177,12 @@ def kaggle_username(owner: str | None = None) -> str:
         return ""
 
 
-def kernel_metadata(owner: str, title: str, code_file: str, private: bool = True) -> dict:
+def kernel_metadata(
+    owner: str, title: str, code_file: str, private: bool = True, gpu: bool = False
+) -> dict:
     """Every bundle's settings, in `kaggle kernels init`'s order. Internet on: W&B needs it
-    (without it the run logs offline, to sync later)."""
+    (without it the run logs offline, to sync later). A GPU only for templates that use one:
+    for a tree model a GPU session only costs quota."""
     return {
         "id": f"{owner}/{slugify(title)}",
         "title": title,
@@ -187,7 +190,7 @@ def kernel_metadata(owner: str, title: str, code_file: str, private: bool = True
         "language": "python",
         "kernel_type": "notebook",
         "is_private": private,
-        "enable_gpu": False,  # LightGBM on CPU; a GPU session only costs quota
+        "enable_gpu": gpu,
         "enable_tpu": False,
         "enable_internet": True,  # kaggle's code defaults to true, its docs say false: be explicit
         "dataset_sources": [],
@@ -373,12 +376,15 @@ def bundle(
 
     from .runner import resolve_notebook
 
+    from .templates import TEMPLATES
+
     path = resolve_notebook(notebook)
     folder = Path(out_root) / path.stem
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(self_contained(path, blob), folder / path.name)
+    gpu = path.stem in TEMPLATES and TEMPLATES[path.stem].gpu
     meta = kernel_metadata(
-        owner or OWNER_PLACEHOLDER, title or default_title(path), path.name, private
+        owner or OWNER_PLACEHOLDER, title or default_title(path), path.name, private, gpu
     )
     (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     try:

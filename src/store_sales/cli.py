@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import bundle, sweep
 from .cliutil import add_parameter_args, one_line_errors, parameters_from_args
+from .errors import UserError
 
 
 @one_line_errors
@@ -23,6 +24,14 @@ def _cmd_synth(args) -> int:
 def _cmd_run(args) -> int:
     from . import runner
 
+    if args.list:
+        from .templates import TEMPLATES
+
+        for name, template in TEMPLATES.items():
+            print(f"{name}  {template.model:<9} {template.description}")
+        return 0
+    if not args.notebook:
+        raise UserError("name a template (e.g. exp001); `store-sales run --list` lists them")
     params = parameters_from_args(args)
     if args.list_params:
         notebook = runner.resolve_notebook(args.notebook)
@@ -61,8 +70,9 @@ def main(argv=None) -> int:
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("run", help="run a template notebook through papermill")
-    p.add_argument("notebook", help="template name (exp001) or notebook path")
+    p.add_argument("notebook", nargs="?", help="template name (exp001) or notebook path")
     add_parameter_args(p)
+    p.add_argument("--list", action="store_true", help="list the templates and exit")
     p.add_argument("--list-params", action="store_true", help="list parameters and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
     p.set_defaults(func=_cmd_run)

@@ -159,6 +159,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         n_folds=len(validation.folds),
         best_step=fit.best_step,
         fold_best_steps=[f.fit.best_step for f in validation.folds],
+        fold_steps_run=[len(f.fit.curves.get("val_rmse", ())) for f in validation.folds],
         refit_steps=forecast.steps,
         refit=forecast.refit,
         n_features=len(features),

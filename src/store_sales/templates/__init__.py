@@ -24,6 +24,16 @@ class Template:
     config: type[TemplateConfig]
     make_adapter: Callable[[TemplateConfig], ModelAdapter]
     hyperband_check_every: int = 10  # steps between two hyperband checks in a local sweep
+    gpu: bool = False  # its Kaggle bundle asks for a GPU session
+
+    @property
+    def description(self) -> str:
+        """The first line of the template module's docstring (`store-sales run --list`)."""
+        import sys
+
+        doc = (sys.modules[self.config.__module__].__doc__ or "").strip()
+        line = doc.splitlines()[0] if doc else ""
+        return line.removeprefix(f"{self.name}:").strip() or self.name
 
     @property
     def model(self) -> str:

@@ -1,0 +1,168 @@
+"""Benchmark every template at full scale, side by side: speed, memory, honesty of validation.
+
+    .venv/bin/python benchmarks/bench.py [--templates exp001,exp002,exp003]
+        [--folds 1] [--seeds 0] [--data DIR] [-p NAME VALUE ...]
+
+For each seed it generates full-scale synthetic data (54 stores x 33 families x 1,684 days)
+unless --data points at a folder that has it, runs each template through papermill exactly as a
+user would (`store-sales run <template> -q -p data_dir D -p wandb_mode offline -p n_folds K`),
+and prints one row per run: wall time, the kernel's peak RSS, seconds per training step
+(boosting round or epoch), validation (fold 1) and CV RMSLE, hidden-test RMSLE, the noise floor
+(the best forecast the generating process allows), test / floor, and how far each estimate lands
+from the test. `-p` parameters go to every run (e.g. `-p num_threads 1`). It also times the usual
+pandas way of building rolling features (`groupby().transform(lambda s: s.rolling(w)...)`)
+against this package's feature build on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from store_sales.data import load_data
+from store_sales.features import WINDOWS, build_features, build_panel, feature_names
+from store_sales.metrics import rmsle
+from store_sales.synth import generate, load_solution
+from store_sales.templates import TEMPLATES
+from store_sales.templates.exp001 import Exp001Config
+from store_sales.validation import make_plan
+
+
+def naive_rolling(data) -> float:
+    """The straightforward per-series lambda way, for the same trailing windows."""
+    df = data.train[["store_nbr", "family", "sales"]].copy()
+    df["y"] = np.log1p(df["sales"])
+    groups = df.groupby(["store_nbr", "family"], observed=True)["y"]
+    t0 = time.perf_counter()
+    for w in WINDOWS:
+        df[f"mean_{w}"] = groups.transform(lambda s, w=w: s.shift(16).rolling(w).mean())
+    df["std_28"] = groups.transform(lambda s: s.shift(16).rolling(28).std())
+    return time.perf_counter() - t0
+
+
+def ours(data) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    panel = build_panel(data)
+    cfg = Exp001Config()
+    plan = make_plan(panel.last_train, cfg.n_origins, cfg.origin_stride)
+    origins = np.sort(np.concatenate([plan.train_origins, [plan.val_origin]]))
+    rows = build_features(panel, origins, cfg.zero_window)
+    what = f"panel + all {len(feature_names())} features of one fold, {len(rows):,} rows"
+    return time.perf_counter() - t0, what
+
+
+def run_template(template: str, data_dir: Path, out: Path, n_folds: int, extra: list) -> dict:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    params = {"data_dir": data_dir, "output_dir": out, "wandb_mode": "offline", "n_folds": n_folds}
+    cmd = [sys.executable, "-m", "store_sales", "run", template, "-q"]
+    for name, value in [*params.items(), *extra]:
+        cmd += ["-p", name, str(value)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise SystemExit(f"{template} failed:\n{done.stderr.decode()[-3000:]}")
+    m = json.loads((out / "metrics.json").read_text())
+    sub = pd.read_csv(out / "submission.csv")
+    sol = load_solution(data_dir).set_index("id").loc[sub["id"]]
+    test = rmsle(sol["sales"].to_numpy(), sub["sales"].to_numpy())
+    floor = rmsle(sol["sales"].to_numpy(), sol["floor"].to_numpy())
+    steps = sum(m.get("fold_steps_run") or [m["best_step"]])
+    return {
+        "wall": wall,
+        "m": m,
+        "test": test,
+        "floor": floor,
+        "s_per_step": m["timings"]["train"] / max(steps, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--templates", default=",".join(TEMPLATES))
+    parser.add_argument("--folds", default="1", help="fold counts, e.g. 1,2,3")
+    parser.add_argument("--seeds", default="0", help="synthetic data seeds, e.g. 0,1,2")
+    parser.add_argument("--data", help="folder with full-scale synthetic data (one seed)")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--keep", action="store_true", help="keep the data and run folders")
+    args = parser.parse_args()
+    templates = args.templates.split(",")
+    folds = [int(k) for k in args.folds.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    work = Path(tempfile.mkdtemp(prefix="bench-templates-"))
+    rows = []
+    for seed in seeds if not args.data else seeds[:1]:
+        data_dir = Path(args.data) if args.data else work / f"data-seed{seed}"
+        if not (data_dir / "hidden" / "synth.json").is_file():
+            generate(data_dir, seed=seed)
+        for template in templates:
+            for k in folds:
+                out = work / f"{template}-seed{seed}-folds{k}"
+                r = run_template(template, data_dir, out, k, args.p)
+                rows.append({"template": template, "seed": seed, "n_folds": k, **r})
+                m = r["m"]
+                print(
+                    f"{template} seed {seed} n_folds {k}: {r['wall']:.0f} s, val "
+                    f"{m['val_rmsle']:.4f}, CV {m['cv_rmsle_mean']:.4f}, test {r['test']:.4f}",
+                    flush=True,
+                )
+
+    print(
+        "\ntemplate  seed  folds  wall_s  peak_MB  s/step  steps  val     CV mean ± std     "
+        "test    floor   test/floor  |val-test|  |CV-test|"
+    )
+    for r in rows:
+        m = r["m"]
+        steps = "+".join(str(s) for s in m.get("fold_steps_run") or [m["best_step"]])
+        print(
+            f"{r['template']:<8}  {r['seed']:>4}  {r['n_folds']:>5}  {r['wall']:>6.0f}  "
+            f"{m['peak_rss_mb']:>7.0f}  {r['s_per_step']:>6.2f}  {steps:>5}  "
+            f"{m['val_rmsle']:.4f}  {m['cv_rmsle_mean']:.4f} ± {m['cv_rmsle_std']:.4f}  "
+            f"{r['test']:.4f}  {r['floor']:.4f}  {r['test'] / r['floor']:>10.3f}  "
+            f"{abs(m['val_rmsle'] - r['test']):>10.4f}  {abs(m['cv_rmsle_mean'] - r['test']):>9.4f}"
+        )
+    if len(rows) > 1:
+        print()
+        frame = pd.DataFrame(
+            {
+                "template": [r["template"] for r in rows],
+                "n_folds": [r["n_folds"] for r in rows],
+                "wall": [r["wall"] for r in rows],
+                "ratio": [r["test"] / r["floor"] for r in rows],
+                "gap": [abs(r["m"]["cv_rmsle_mean"] - r["test"]) for r in rows],
+            }
+        )
+        for (template, k), group in frame.groupby(["template", "n_folds"], sort=False):
+            print(
+                f"{template} n_folds {k}: mean wall {group['wall'].mean():.0f} s, mean test/floor "
+                f"{group['ratio'].mean():.3f}, mean |CV - test| {group['gap'].mean():.4f} "
+                f"({len(group)} seed(s))"
+            )
+    data = load_data(Path(args.data) if args.data else work / f"data-seed{seeds[0]}")
+    t_naive = naive_rolling(data)
+    t_ours, what = ours(data)
+    print(
+        f"\nrolling features, pandas groupby+lambda ({len(WINDOWS) + 1} statistics, "
+        f"{len(data.train):,} rows): {t_naive:.2f} s; this package ({what}): "
+        f"{t_ours:.2f} s; ratio {t_naive / t_ours:.1f}x"
+    )
+    if args.keep:
+        print(f"kept: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if np.isfinite([r["test"] for r in rows]).all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
