@@ -18,15 +18,15 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-from conftest import wandb_isolation_env, write_fake_kaggle_secrets
+from conftest import QUICK, wandb_isolation_env, write_fake_kaggle_secrets
 
 from store_sales import bundle
+from store_sales.templates import TEMPLATES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # 40 characters like a real W&B key
 SENTINEL = "kagglesecretsentinel0123456789abcdef0123"
-SMALL_PARAMS = {"n_origins": 6, "num_threads": 2, "num_boost_round": 300}
 
 
 @pytest.fixture(scope="module")
@@ -395,20 +395,29 @@ def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path):
 
 
 @pytest.mark.e2e
-def test_exp001_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):
-    notebook = REPO / "notebooks" / "exp001.ipynb"
-    params = {**SMALL_PARAMS, "data_dir": str(small_data_dir), "wandb_mode": "auto"}
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_template_bundle_runs_like_on_kaggle(template, kaggle_python, small_data_dir, tmp_path):
+    notebook = REPO / "notebooks" / f"{template}.ipynb"
+    params = {**QUICK[template], "data_dir": str(small_data_dir), "wandb_mode": "auto"}
     params["output_dir"] = str(tmp_path / "working")
     working = _run_like_kaggle(notebook, params, kaggle_python, tmp_path)
     # the W&B key was asked from the (fake) Kaggle secrets, and the run stayed offline
     assert (tmp_path / "secrets.log").read_text().split() == ["wandb_api_key"]
     metrics = json.loads((working / "metrics.json").read_text())
-    assert metrics["wandb"]["mode"] == "offline"
+    assert metrics["wandb"]["mode"] == "offline" and metrics["template"] == template
     assert list(working.glob("wandb/offline-run-*/run-*.wandb"))
     # the submission is where Kaggle looks for it, complete
     sub = pd.read_csv(working / "submission.csv")
     sample = pd.read_csv(small_data_dir / "sample_submission.csv")
     assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
+
+
+def test_each_bundle_asks_for_a_gpu_only_if_its_template_uses_one(tmp_path):
+    for name, template in TEMPLATES.items():
+        folder = bundle.bundle(name, tmp_path / "build", owner="tester")
+        meta = json.loads((folder / "kernel-metadata.json").read_text())
+        assert meta["enable_gpu"] is template.gpu, name
+    assert TEMPLATES["exp003"].gpu and not TEMPLATES["exp001"].gpu
 
 
 @pytest.mark.e2e

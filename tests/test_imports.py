@@ -3,7 +3,9 @@
 1. no import cycle among the package's modules, counting module-level imports only (an import
    inside a function runs when it is called: lazy, it cannot deadlock a package import);
 2. `lightgbm` is imported only by `store_sales/models/lightgbm.py` (also inside functions);
-3. `wandb` is imported only by modules under `store_sales/wb/`.
+3. `wandb` is imported only by modules under `store_sales/wb/`;
+4. `torch` is imported only by `store_sales/models/pytorch.py` (also inside functions);
+5. `xgboost` is imported only by `store_sales/models/xgboost.py` (also inside functions).
 """
 
 from __future__ import annotations
@@ -199,6 +201,24 @@ def test_only_the_lightgbm_adapter_imports_lightgbm():
     assert "store_sales/models/lightgbm.py" in found  # the rule reads what it should
     others = {
         path: lines for path, lines in found.items() if path != "store_sales/models/lightgbm.py"
+    }
+    assert others == {}
+
+
+def test_only_the_xgboost_adapter_imports_xgboost():
+    found = importers_of(PACKAGE, "xgboost")
+    assert "store_sales/models/xgboost.py" in found  # the rule reads what it should
+    others = {
+        path: lines for path, lines in found.items() if path != "store_sales/models/xgboost.py"
+    }
+    assert others == {}
+
+
+def test_only_the_pytorch_adapter_imports_torch():
+    found = importers_of(PACKAGE, "torch")
+    assert "store_sales/models/pytorch.py" in found  # the rule reads what it should
+    others = {
+        path: lines for path, lines in found.items() if path != "store_sales/models/pytorch.py"
     }
     assert others == {}
 

@@ -375,7 +375,6 @@ def bundle(
     import nbformat
 
     from .runner import resolve_notebook
-
     from .templates import TEMPLATES
 
     path = resolve_notebook(notebook)

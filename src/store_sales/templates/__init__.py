@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..config import TemplateConfig
 from ..errors import ConfigError
 from ..models.base import ModelAdapter
-from . import exp001
+from . import exp001, exp002, exp003
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,12 @@ class Template:
 
 
 TEMPLATES: dict[str, Template] = {
-    t.name: t for t in (Template("exp001", exp001.Exp001Config, exp001.make_adapter),)
+    t.name: t
+    for t in (
+        Template("exp001", exp001.Exp001Config, exp001.make_adapter),
+        Template("exp002", exp002.Exp002Config, exp002.make_adapter),
+        Template("exp003", exp003.Exp003Config, exp003.make_adapter, 1, gpu=True),
+    )
 }
 
 

@@ -1,0 +1,168 @@
+"""XGBoost behind the adapter seam: the only module of the package that imports xgboost.
+
+Categorical features stay categories: the feature frame's pandas `category` columns go into
+XGBoost with `enable_categorical=True`, so splits partition the categories (one-hot for at
+most `max_cat_to_onehot` of them) instead of thresholding their integer codes.
+
+Callback order in `xgb.train` matters, because XGBoost runs a round's callbacks with
+`any(...)`, which stops at the first that returns True (the others then never see that round):
+
+1. `_HookCallback`: feeds the round's scores to the step hooks and never returns True itself.
+   It runs before the tracker's callbacks: the tracker's `on_step` logs `val/rmsle` with
+   `commit=False` and W&B's own `WandbCallback` commits the step right after.
+2. the tracker's callbacks (W&B's `WandbCallback` for fold 1), then the evaluation printer;
+3. `_EarlyStopping` last: XGBoost's own `EarlyStopping` (sets the booster's `best_iteration`
+   / `best_score`), which also ends training when a hook raised `StopTraining` (hyperband).
+   Being last, every callback above has recorded the final round, and the best round is the
+   argmin of the whole `val_rmse` curve, the round a hook stopped at included.
+
+What W&B's `WandbCallback` records differs from our own numbers in ways this module leaves as
+they are (they are W&B's conventions): its `epoch` and summary `best_iteration` count from 0
+(XGBoost's attribute; `best_step` and `train/best_step` count from 1), its "Feature Importance"
+chart is XGBoost's mean gain per split over every tree (ours: share of total gain over the
+best model's trees), and it adds the booster's own config (`learner`, `version`) to the run's
+config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+
+
+class _HookCallback(xgb.callback.TrainingCallback):
+    """Sends each round's `train_rmse` / `val_rmse` to the step hooks; remembers a stop."""
+
+    def __init__(self, hooks: Sequence[StepHook], fold: int):
+        super().__init__()
+        self.hooks = list(hooks)
+        self.fold = fold
+        self.stopped: dict | None = None
+
+    def after_iteration(self, model, epoch: int, evals_log) -> bool:
+        values = {
+            f"{data}_{metric}": float(log[-1])
+            for data, metrics in evals_log.items()
+            for metric, log in metrics.items()
+        }
+        try:
+            call_hooks(self.hooks, StepEvent(self.fold, epoch + 1, values))
+        except StopTraining as stop:
+            # not True here: W&B's callback still has to log (and commit) this round, and
+            # early stopping still has to score it; `_EarlyStopping` ends the training
+            self.stopped = stop.info
+        return False
+
+
+class _EarlyStopping(xgb.callback.EarlyStopping):
+    """XGBoost's early stopping on `val` rmse that also stops when a step hook asked to."""
+
+    def __init__(self, rounds: int, hook: _HookCallback):
+        super().__init__(rounds=rounds, metric_name="rmse", data_name="val", maximize=False)
+        self.hook = hook
+
+    def after_iteration(self, model, epoch: int, evals_log) -> bool:
+        patience_over = super().after_iteration(model, epoch, evals_log)
+        return patience_over or self.hook.stopped is not None
+
+
+def _best_steps(model: xgb.Booster) -> int | None:
+    """Rounds of the best model when early stopping chose one (saved with the model)."""
+    best = model.attr("best_iteration")  # 0-based, as XGBoost counts
+    return None if best is None else int(best) + 1
+
+
+class XGBoostAdapter(ModelAdapter):
+    name = "xgboost"
+    step_unit = "boosting round"
+    model_file = "model.ubj"  # XGBoost's binary JSON: smaller and faster to write than .json
+
+    def __init__(
+        self,
+        params: dict,
+        num_boost_round: int,
+        early_stopping_rounds: int,
+        log_period: int = 100,
+    ):
+        # tree_method "hist" and rmse are the adapter's: QuantileDMatrix needs hist, and the
+        # hooks read `val_rmse`
+        self.params = {**params, "tree_method": "hist", "eval_metric": "rmse"}
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.log_period = log_period
+
+    @property
+    def _nthread(self) -> int:
+        return int(self.params.get("nthread", 0)) or -1  # 0: all cores, as the Booster reads it
+
+    def _matrix(self, frame: pd.DataFrame, features, ref=None) -> xgb.DMatrix:
+        """Training data as XGBoost's quantized matrix (hist needs only the bins, not a copy of
+        the frame); `ref`: the matrix whose bins a validation matrix uses."""
+        return xgb.QuantileDMatrix(
+            frame[list(features)],
+            label=frame["target"],
+            enable_categorical=True,
+            max_bin=int(self.params.get("max_bin", 256)),
+            nthread=self._nthread,
+            ref=ref,
+        )
+
+    def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
+        features = list(features)
+        dtrain = self._matrix(train, features)
+        dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
+        evals: dict = {}
+        hook = _HookCallback(hooks, fold)
+        monitor = (
+            [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
+        )
+        booster = xgb.train(
+            self.params,
+            dtrain,
+            num_boost_round=self.num_boost_round,
+            evals=[(dtrain, "train"), (dvalid, "val")],
+            evals_result=evals,
+            verbose_eval=False,  # the monitor is placed in `callbacks` (see the module doc)
+            callbacks=[
+                hook,
+                *callbacks,
+                *monitor,
+                _EarlyStopping(self.early_stopping_rounds, hook),
+            ],
+        )
+        curves = {f"{name}_rmse": [float(v) for v in log["rmse"]] for name, log in evals.items()}
+        best = _best_steps(booster) or booster.num_boosted_rounds()
+        return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
+
+    def refit(self, train, features, steps):
+        return xgb.train(self.params, self._matrix(train, features), num_boost_round=steps)
+
+    def predict(self, model, rows, features) -> np.ndarray:
+        matrix = xgb.DMatrix(rows[list(features)], enable_categorical=True, nthread=self._nthread)
+        # the best model of an early-stopped fit: its first best_steps rounds; a refit: all
+        best = _best_steps(model)
+        return model.predict(matrix, iteration_range=(0, best or 0))
+
+    def save(self, model, path: Path) -> Path:
+        model.save_model(str(path))  # keeps best_iteration: a loaded model predicts the same
+        return Path(path)
+
+    def load(self, path: Path):
+        booster = xgb.Booster(model_file=str(path))
+        booster.set_param({"nthread": int(self.params.get("nthread", 0))})
+        return booster
+
+    def feature_importance(self, model) -> pd.Series:
+        """Share of the total gain per feature, over the trees the model predicts with (as
+        LightGBM's importance does); features never split on get 0."""
+        best = _best_steps(model)
+        trees = model[:best] if best else model
+        gain = pd.Series(trees.get_score(importance_type="total_gain"), dtype=float)
+        gain = gain.reindex(model.feature_names, fill_value=0.0)
+        return gain / max(float(gain.sum()), 1e-12)
