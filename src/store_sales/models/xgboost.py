@@ -26,6 +26,7 @@ config.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,6 +71,61 @@ class _EarlyStopping(xgb.callback.EarlyStopping):
     def after_iteration(self, model, epoch: int, evals_log) -> bool:
         patience_over = super().after_iteration(model, epoch, evals_log)
         return patience_over or self.hook.stopped is not None
+
+
+class _InOrder(xgb.callback.TrainingCallback):
+    """Runs callbacks in the given order. XGBoost 3 keeps a list's order, but 2.x (Kaggle's
+    image) keeps callbacks in a set, which would let W&B commit a round before our hook logs."""
+
+    def __init__(self, callbacks: Sequence[xgb.callback.TrainingCallback]):
+        super().__init__()
+        self.callbacks = list(callbacks)
+
+    def before_training(self, model):
+        for callback in self.callbacks:
+            model = callback.before_training(model)
+        return model
+
+    def after_training(self, model):
+        for callback in self.callbacks:
+            model = callback.after_training(model)
+        return model
+
+    def before_iteration(self, model, epoch, evals_log) -> bool:
+        return any([c.before_iteration(model, epoch, evals_log) for c in self.callbacks])
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        for callback in self.callbacks:  # as XGBoost 3: the first to stop ends the round
+            if callback.after_iteration(model, epoch, evals_log):
+                return True
+        return False
+
+
+CATEGORIES_ATTR = "store_sales_categories"
+
+
+def _remember_categories(model: xgb.Booster, frame: pd.DataFrame, features) -> xgb.Booster:
+    """The training categories of each categorical column, kept in the model (and its file).
+    XGBoost 3 matches categories by name at predict time; 2.x uses pandas' codes, which mean
+    other categories in a frame whose categories differ. `_recode` makes both behave as 3."""
+    cats = {
+        c: frame[c].cat.categories.tolist()
+        for c in features
+        if isinstance(frame[c].dtype, pd.CategoricalDtype)
+    }
+    model.set_attr(**{CATEGORIES_ATTR: json.dumps(cats, default=str)})
+    return model
+
+
+def _recode(model: xgb.Booster, rows: pd.DataFrame, features) -> pd.DataFrame:
+    frame = rows[list(features)]
+    cats = json.loads(model.attr(CATEGORIES_ATTR) or "{}")
+    changed = {
+        c: frame[c].cat.set_categories(values)  # unseen -> missing
+        for c, values in cats.items()
+        if c in frame and frame[c].cat.categories.tolist() != values
+    }
+    return frame.assign(**changed) if changed else frame
 
 
 def _best_steps(model: xgb.Booster) -> int | None:
@@ -130,21 +186,23 @@ class XGBoostAdapter(ModelAdapter):
             evals_result=evals,
             verbose_eval=False,  # the monitor is placed in `callbacks` (see the module doc)
             callbacks=[
-                hook,
-                *callbacks,
-                *monitor,
-                _EarlyStopping(self.early_stopping_rounds, hook),
+                _InOrder(
+                    [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)]
+                )
             ],
         )
+        _remember_categories(booster, train, features)
         curves = {f"{name}_rmse": [float(v) for v in log["rmse"]] for name, log in evals.items()}
         best = _best_steps(booster) or booster.num_boosted_rounds()
         return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
 
     def refit(self, train, features, steps):
-        return xgb.train(self.params, self._matrix(train, features), num_boost_round=steps)
+        model = xgb.train(self.params, self._matrix(train, features), num_boost_round=steps)
+        return _remember_categories(model, train, features)
 
     def predict(self, model, rows, features) -> np.ndarray:
-        matrix = xgb.DMatrix(rows[list(features)], enable_categorical=True, nthread=self._nthread)
+        frame = _recode(model, rows, features)
+        matrix = xgb.DMatrix(frame, enable_categorical=True, nthread=self._nthread)
         # the best model of an early-stopped fit: its first best_steps rounds; a refit: all
         best = _best_steps(model)
         return model.predict(matrix, iteration_range=(0, best or 0))
