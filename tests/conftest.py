@@ -6,6 +6,7 @@ Plain helpers are importable from test files as `from conftest import ...`.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import socket
@@ -137,12 +138,17 @@ def free_port() -> int:
 
 
 # ---- offline W&B runs -------------------------------------------------------------------------
+@functools.cache
+def _has_leet(wandb_cli: str) -> bool:
+    probe = subprocess.run([wandb_cli, "leet", "--help"], capture_output=True, timeout=60)
+    return probe.returncode == 0
+
+
 def leet_records(run_dir: Path) -> list[dict]:
     """Every record of the offline W&B run in `run_dir/wandb`, via `wandb leet inspect --json`."""
     wandb_cli = Path(sys.executable).with_name("wandb")
     (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
-    probe = subprocess.run([str(wandb_cli), "leet", "--help"], capture_output=True, timeout=60)
-    if probe.returncode != 0:  # .ci/compat's Kaggle-era wandb predates `wandb leet`
+    if not _has_leet(str(wandb_cli)):  # .ci/compat's Kaggle-era wandb predates `wandb leet`
         pytest.skip("this wandb has no `wandb leet` to read an offline run")
     out = subprocess.run(
         [str(wandb_cli), "leet", "inspect", "--json", str(offline)],

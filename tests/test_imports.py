@@ -196,30 +196,15 @@ def test_no_import_cycle_at_module_level():
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
-def test_only_the_lightgbm_adapter_imports_lightgbm():
-    found = importers_of(PACKAGE, "lightgbm")
-    assert "store_sales/models/lightgbm.py" in found  # the rule reads what it should
-    others = {
-        path: lines for path, lines in found.items() if path != "store_sales/models/lightgbm.py"
-    }
-    assert others == {}
-
-
-def test_only_the_xgboost_adapter_imports_xgboost():
-    found = importers_of(PACKAGE, "xgboost")
-    assert "store_sales/models/xgboost.py" in found  # the rule reads what it should
-    others = {
-        path: lines for path, lines in found.items() if path != "store_sales/models/xgboost.py"
-    }
-    assert others == {}
-
-
-def test_only_the_pytorch_adapter_imports_torch():
-    found = importers_of(PACKAGE, "torch")
-    assert "store_sales/models/pytorch.py" in found  # the rule reads what it should
-    others = {
-        path: lines for path, lines in found.items() if path != "store_sales/models/pytorch.py"
-    }
+@pytest.mark.parametrize(
+    ("library", "adapter"),
+    [("lightgbm", "lightgbm"), ("xgboost", "xgboost"), ("torch", "pytorch")],
+)
+def test_only_its_adapter_imports_a_model_library(library, adapter):
+    own = f"store_sales/models/{adapter}.py"
+    found = importers_of(PACKAGE, library)
+    assert own in found  # the rule reads what it should
+    others = {path: lines for path, lines in found.items() if path != own}
     assert others == {}
 
 

@@ -240,9 +240,9 @@ def forecast_test(
     """Forecast the test days from the last train day."""
     features = feature_names()
     steps = validation.refit_steps if refit else validation.fit.best_step
+    origins = np.append(plan.refit_origins, plan.test_origin) if refit else [plan.test_origin]
     with timer("features"):
-        origins = np.sort(np.append(plan.refit_origins, plan.test_origin)) if refit else []
-        rows = build_features(panel, origins if refit else [plan.test_origin], zero_window)
+        rows = build_features(panel, np.sort(origins), zero_window)
     if refit:
         model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
         rows = rows[rows["origin"].to_numpy() == plan.test_origin]

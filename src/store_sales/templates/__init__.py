@@ -9,6 +9,7 @@ registered template's notebook against its config.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,8 +30,6 @@ class Template:
     @property
     def description(self) -> str:
         """The first line of the template module's docstring (`store-sales run --list`)."""
-        import sys
-
         doc = (sys.modules[self.config.__module__].__doc__ or "").strip()
         line = doc.splitlines()[0] if doc else ""
         return line.removeprefix(f"{self.name}:").strip() or self.name

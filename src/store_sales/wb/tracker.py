@@ -37,6 +37,7 @@ class WandbTracker(Tracker):
         self.run = None
         self.n_folds = 1
         self._native: set[int] = set()  # folds whose curves W&B's own callback logs
+        self._url: str | None = None  # an online run's page, kept past finish()
 
     # -- run
 
@@ -203,7 +204,7 @@ class WandbTracker(Tracker):
                 f"W&B run saved offline. Upload it:  wandb sync {self.dir}",
                 f"Browse it locally:                wandb leet {self.dir}",
             ]
-        if self.mode == "online" and getattr(self, "_url", None):
+        if self.mode == "online" and self._url:
             return [f"W&B run: {self._url}"]
         return []
 
