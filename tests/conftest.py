@@ -14,6 +14,7 @@ import subprocess
 import sys
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ QUICK = {
 # a test that gets a finished run from one of these session fixtures is marked here, by fixture
 # name (`item.fixturenames` includes fixtures used indirectly, through another fixture), so the
 # files that use them need no per-test decoration.
-E2E_FIXTURES = frozenset({"exp001_run"})
+E2E_FIXTURES = frozenset({"exp001_run", "tracked_batch"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -71,10 +72,20 @@ def isolate_wandb(mp: pytest.MonkeyPatch, home: Path) -> None:
         mp.delenv(var)
 
 
+def isolate_outputs(mp: pytest.MonkeyPatch, outputs: Path) -> None:
+    """Runs, sweeps and the default MLflow store (outputs/mlflow.db) under `outputs`, never in
+    the checkout's outputs/; no MLflow server from the developer's environment."""
+    mp.setenv("STORE_SALES_OUTPUTS", str(outputs))
+    mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    mp.setenv("MLFLOW_TRACKING_URI", "")
+    mp.delenv("MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(autouse=True)
 def isolated_wandb(tmp_path_factory, monkeypatch):
-    """No test may reach W&B or read the developer's credentials."""
+    """No test may reach W&B or read the developer's credentials, or write to outputs/."""
     isolate_wandb(monkeypatch, tmp_path_factory.mktemp("wandb-home"))
+    isolate_outputs(monkeypatch, tmp_path_factory.mktemp("outputs"))
 
 
 # ---- fake Kaggle secrets ----------------------------------------------------------------------
@@ -199,3 +210,62 @@ def exp001_run(small_data_dir, tmp_path_factory) -> Path:
         }
         runner.run("exp001", {**params, "wandb_mode": "offline"}, log_output=False)
     return out
+
+
+@dataclass
+class Batch:
+    exit_code: int
+    output: str  # what `store-sales batch` printed
+    outputs: Path  # STORE_SALES_OUTPUTS of the batch: run folders and outputs/mlflow.db
+    runs: dict[str, Path]  # parameter file stem -> run folder (no entry: never started)
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"sqlite:///{self.outputs / 'mlflow.db'}"
+
+
+# Each a parameter file of the batch below; the common values make every run take seconds.
+BATCH_FILES = {
+    "mlflow": {"tracker": "mlflow", "learning_rate": 0.1},
+    "both": {"tracker": "both", "n_folds": 2},
+    "wandb": {"tracker": "wandb", "num_leaves": 31},
+    "none": {"tracker": "none", "min_data_in_leaf": 20},
+    "bad": {"tracker": "mlflow", "num_leaves": "abc"},  # refused before any kernel starts
+    "broken": {"tracker": "mlflow"},  # its data folder lacks stores.csv: fails in the kernel
+}
+
+
+@pytest.fixture(scope="session")
+def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
+    """`store-sales batch exp001` over BATCH_FILES on the small data, every tracker choice
+    once: W&B offline and MLflow (a sqlite store in the batch's outputs/)."""
+    import contextlib
+    import io
+
+    import yaml
+
+    from store_sales import cli
+
+    root = tmp_path_factory.mktemp("batch")
+    broken = root / "broken-data"
+    shutil.copytree(small_data_dir, broken)
+    (broken / "stores.csv").unlink()
+    args = ["batch", "exp001"]
+    for stem, params in BATCH_FILES.items():
+        params = {**params, "data_dir": str(broken if stem == "broken" else small_data_dir)}
+        (root / f"{stem}.yaml").write_text(yaml.safe_dump(params))
+        args += ["-f", str(root / f"{stem}.yaml")]
+    for name, value in {**QUICK["exp001"], "wandb_mode": "offline"}.items():
+        args += ["-p", name, str(value)]
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        isolate_wandb(mp, root / "wandb-home")
+        isolate_outputs(mp, root / "outputs")
+        code = cli.main(args)
+    runs = {}
+    for folder in (root / "outputs").glob("exp001/*"):
+        config = json.loads((folder / "config.json").read_text())
+        stem = "broken" if "broken" in config["data_dir"] else None
+        stem = stem or next(k for k, v in BATCH_FILES.items() if v.items() <= config.items())
+        runs[stem] = folder
+    return Batch(code, out.getvalue(), root / "outputs", runs)

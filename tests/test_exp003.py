@@ -368,7 +368,7 @@ def test_config_refuses_bad_values(params, message):
 def test_hidden_sizes_from_the_command_line():
     assert parse_hidden_sizes("512, 256,128") == [512, 256, 128]
     assert parse_hidden_sizes(256) == [256]  # `-p hidden_sizes 256` arrives as an int
-    assert Exp003Config(hidden_sizes=256).hidden_sizes == 256
+    assert Exp003Config(hidden_sizes=256).hidden_sizes == "256"
 
 
 def test_the_sweep_file_is_accepted():

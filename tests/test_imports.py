@@ -3,7 +3,8 @@
 1. no import cycle among the package's modules, counting module-level imports only (an import
    inside a function runs when it is called: lazy, it cannot deadlock a package import);
 2. `lightgbm` is imported only by `store_sales/models/lightgbm.py` (also inside functions);
-3. `wandb` is imported only by modules under `store_sales/wb/`;
+3. `wandb` is imported only by modules under `store_sales/wb/`, `mlflow` only under
+   `store_sales/mlf/`;
 4. `torch` is imported only by `store_sales/models/pytorch.py` (also inside functions);
 5. `xgboost` is imported only by `store_sales/models/xgboost.py` (also inside functions).
 """
@@ -208,12 +209,12 @@ def test_only_its_adapter_imports_a_model_library(library, adapter):
     assert others == {}
 
 
-def test_only_the_wb_package_imports_wandb():
-    found = importers_of(PACKAGE, "wandb")
-    assert any(path.startswith("store_sales/wb/") for path in found)
-    others = {
-        path: lines for path, lines in found.items() if not path.startswith("store_sales/wb/")
-    }
+@pytest.mark.parametrize(("library", "folder"), [("wandb", "wb"), ("mlflow", "mlf")])
+def test_only_its_tracker_package_imports_a_tracking_library(library, folder):
+    found = importers_of(PACKAGE, library)
+    own = f"store_sales/{folder}/"
+    assert any(path.startswith(own) for path in found)
+    others = {path: lines for path, lines in found.items() if not path.startswith(own)}
     assert others == {}
 
 

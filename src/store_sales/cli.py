@@ -1,4 +1,5 @@
-"""`store-sales` command line: synthetic data, template runs, sweeps, Kaggle bundles."""
+"""`store-sales` command line: synthetic data, template runs and batches, the leaderboard of
+runs, sweeps, Kaggle bundles."""
 
 from __future__ import annotations
 
@@ -39,22 +40,79 @@ def _cmd_run(args) -> int:
             print(f"{name} = {default!r}")
         return 0
     out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
-    metrics = runner.read_metrics(out_dir)
-    print("\n== run finished ==")
+    if args.quiet:  # otherwise the notebook's own closing lines were just printed
+        print(_summary(out_dir, runner.read_metrics(out_dir)))
+    return 0
+
+
+def _summary(out_dir: Path, metrics: dict) -> str:
+    lines = []
     if "val_rmsle" in metrics:
-        print(f"val RMSLE        {metrics['val_rmsle']:.5f}")
+        lines.append(f"val RMSLE   {metrics['val_rmsle']:.5f}")
     if metrics.get("n_folds", 1) > 1:
-        print(
-            f"CV RMSLE         {metrics['cv_rmsle_mean']:.5f} ± {metrics['cv_rmsle_std']:.5f} "
+        lines.append(
+            f"CV RMSLE    {metrics['cv_rmsle_mean']:.5f} ± {metrics['cv_rmsle_std']:.5f} "
             f"({metrics['n_folds']} folds)"
         )
-    print(f"outputs          {out_dir}")
+    lines.append(f"outputs     {out_dir}")
+    if (out_dir / "submission.csv").is_file():
+        lines.append(f"submission  {out_dir / 'submission.csv'}")
     wb = metrics.get("wandb") or {}
     if wb.get("mode") == "offline" and wb.get("dir"):
-        print(f"W&B (offline)    upload: wandb sync {wb['dir']}")
-        print(f"                 browse: wandb leet {wb['dir']}")
+        lines.append(f"W&B         offline: wandb sync {wb['dir']}")
     elif wb.get("mode") == "online":
-        print(f"W&B (online)     run id {wb.get('run_id')}")
+        lines.append(f"W&B         online run {wb.get('run_id')}")
+    mlf = metrics.get("mlflow") or {}
+    if mlf.get("run_id"):
+        from .mlf.store import ui_command
+
+        lines.append(f"MLflow      run {mlf['run_id']}: {ui_command(mlf['uri'])}")
+    return "\n".join(lines)
+
+
+@one_line_errors
+def _cmd_batch(args) -> int:
+    from . import batch
+
+    items = batch.expand(
+        args.parameters_file or [],
+        args.grid or [],
+        parameters_from_args(argparse.Namespace(parameter=args.parameter)),
+    )
+    batch.run_batch(args.template, items, stream=args.stream)
+    return batch.report(items, args.sort)
+
+
+@one_line_errors
+def _cmd_runs(args) -> int:
+    from . import leaderboard as lb
+    from .paths import outputs_root
+
+    words = list(args.words)
+    action = words.pop(0) if words and words[0] in ("best", "compare", "show") else "list"
+    root = Path(args.dir) if args.dir else outputs_root()
+    if action in ("compare", "show"):
+        want = 2 if action == "compare" else 1
+        if len(words) != want:
+            raise UserError(f"runs {action} takes {want} run(s): folders or run names")
+        runs = [lb.resolve(w, root) for w in words]
+        print(lb.compare(*runs) if action == "compare" else lb.show(runs[0]))
+        return 0
+    if len(words) > 1:
+        raise UserError(f"runs {action} takes at most one folder, got {words}")
+    if words:
+        root = Path(words[0])
+    records = lb.select(lb.scan(root), args.template, args.status, args.where)
+    if action == "best":
+        top = lb.best(records, args.sort)
+        print(f"{top.name}  {args.sort} {top.value(args.sort)}")
+        print(top.dir)
+        print(top.dir / "submission.csv")
+        return 0
+    records = lb.ranked(records, args.sort, args.desc)
+    if args.limit:
+        records = records[: args.limit]
+    print(lb.render(records, args.format, args.sort))
     return 0
 
 
@@ -75,7 +133,36 @@ def main(argv=None) -> int:
     p.add_argument("--list", action="store_true", help="list the templates and exit")
     p.add_argument("--list-params", action="store_true", help="list parameters and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
+    p.add_argument("-v", "--verbose", action="store_true", help="full traceback when it fails")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "batch",
+        help="run a template once per parameter file / grid point, then show their leaderboard",
+    )
+    p.add_argument("template", help="template name (exp001) or notebook path")
+    add_parameter_args(p, "parameter for every run (-p) / one run's parameters (-f)")
+    p.add_argument("--grid", action="append", metavar="NAME=V1,V2", help="values to try")
+    p.add_argument("--sort", default="cv_rmsle_mean", help="metric of the closing leaderboard")
+    p.add_argument("--stream", action="store_true", help="stream each notebook's output")
+    p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser(
+        "runs",
+        help="leaderboard of local runs; `runs best`, `runs compare A B`, `runs show A`",
+        description="store-sales runs [DIR] | runs best [DIR] | runs compare A B | runs show A "
+        "(A, B: run folders or names; DIR: default outputs/)",
+    )
+    p.add_argument("words", nargs="*", help="[best|compare|show] then DIR or run(s)")
+    p.add_argument("--dir", help="where to look for runs named in compare/show")
+    p.add_argument("--sort", "--metric", default="cv_rmsle_mean", help="metric to rank by")
+    p.add_argument("--desc", action="store_true", help="highest first")
+    p.add_argument("--template", help="only this template's runs")
+    p.add_argument("--status", help="only runs with this status (finished, failed, ...)")
+    p.add_argument("--where", action="append", help="NAME=VALUE (also !=, <, <=, >, >=)")
+    p.add_argument("--limit", type=int, default=0, help="show the first N")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=_cmd_runs)
 
     bundle.register(sub)
     sweep.register(sub)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError
+from .errors import RunFailed, UserError
 
 
 def typed_value(text: str):
@@ -35,34 +35,46 @@ def add_parameter_args(parser, what: str = "template parameter") -> None:
     parser.add_argument("-f", "--parameters-file", action="append", help=f"YAML file of {what}s")
 
 
+def load_parameters_file(path: str | Path) -> dict:
+    """One YAML file of `name: value` parameters ({} when empty)."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except OSError as err:
+        raise UserError(f"parameters file {path}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"parameters file {path} is not valid YAML: {err}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise UserError(
+            f"parameters file {path} must be a mapping (name: value), not a {type(loaded).__name__}"
+        )
+    return loaded or {}
+
+
 def parameters_from_args(args) -> dict:
     """`-f file.yaml` (in order), then `-p name value` (typed by `typed_value`); later ones win."""
     params: dict = {}
     for path in getattr(args, "parameters_file", None) or []:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except OSError as err:
-            raise UserError(f"parameters file {path}: {err.strerror}") from None
-        except yaml.YAMLError as err:
-            raise UserError(f"parameters file {path} is not valid YAML: {err}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise UserError(
-                f"parameters file {path} must be a mapping (name: value), "
-                f"not a {type(loaded).__name__}"
-            )
-        params.update(loaded or {})
+        params.update(load_parameters_file(path))
     for name, value in getattr(args, "parameter", None) or []:
         params[name] = typed_value(value)
     return params
 
 
 def one_line_errors(fn: Callable[..., int | None]) -> Callable[..., int]:
-    """A subcommand handler whose UserErrors print as `error: ...` (exit 2), no traceback."""
+    """A subcommand handler whose UserErrors print as `error: ...` (exit 2), no traceback; a
+    notebook that failed (RunFailed) prints its one line and where its traceback is (exit 1)."""
 
     @functools.wraps(fn)
     def handler(args) -> int:
         try:
             return fn(args) or 0
+        except RunFailed as err:
+            if getattr(args, "verbose", False):
+                print(err.traceback, file=sys.stderr)
+            print(f"error: {err}", file=sys.stderr)
+            hint = "" if getattr(args, "verbose", False) else " (--verbose prints the traceback)"
+            print(f"executed notebook: {err.notebook}{hint}", file=sys.stderr)
+            return 1
         except (UserError, FileNotFoundError, FileExistsError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from .errors import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+TRACKERS = ("wandb", "mlflow", "both", "none")
 
 
 @dataclass
@@ -29,15 +30,19 @@ class RunFields:
     exp_name: str = "exp001"
     data_dir: str = ""  # "" -> Kaggle input, else data/raw/<competition>, else synthetic data
     output_dir: str = ""  # "" -> outputs/<exp_name>/<run name>; must not hold another run
+    tracker: str = "wandb"  # wandb | mlflow | both | none (the run folder records every run)
     wandb_mode: str = "auto"  # auto | online | offline | disabled
     wandb_project: str = "store-sales"
     wandb_entity: str = ""
     wandb_group: str = ""  # "" -> exp_name; a sweep puts its trials in one group
+    mlflow_uri: str = ""  # "" -> $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db
     sweep_dir: str = ""  # set by the local sweep runner: lets hyperband stop this trial early
     seed: int = 42
 
     def problems(self) -> list[str]:
         out = []
+        if self.tracker not in TRACKERS:
+            out.append(f"tracker={self.tracker!r} is not one of {TRACKERS}")
         if self.wandb_mode not in WANDB_MODES:
             out.append(f"wandb_mode={self.wandb_mode!r} is not one of {WANDB_MODES}")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.exp_name or ""):
@@ -71,7 +76,8 @@ class TemplateConfig(ValidationFields, RunFields):  # fields: run first, then va
     MODEL: ClassVar[str] = ""  # part of the run name and a tag; not a parameter
 
     def __post_init__(self) -> None:
-        found = self.problems()
+        # types first: a range check on a wrong type would raise TypeError instead of saying so
+        found = type_problems(self) or self.problems()
         if found:
             raise ConfigError("Invalid config: " + "; ".join(found))
 
@@ -89,6 +95,32 @@ class TemplateConfig(ValidationFields, RunFields):  # fields: run first, then va
         """Parameters that differ from the template's defaults (the run's notes)."""
         default = type(self)()
         return {k: v for k, v in asdict(self).items() if getattr(default, k) != v}
+
+
+_KINDS = {  # a field's annotation -> the values it takes, and how to say so
+    "bool": ((bool,), "true or false"),
+    "int": ((int,), "an integer"),
+    "float": ((int, float), "a number"),
+    "str": ((str,), "a string"),
+}
+
+
+def type_problems(cfg) -> list[str]:
+    """Values of the wrong kind (`refit=no`, `num_leaves=abc`); a bool is not an int here. A
+    number given for a text field becomes its text (`-p hidden_sizes 256` arrives as an int)."""
+    out = []
+    for f in fields(cfg):
+        kind = _KINDS.get(f.type if isinstance(f.type, str) else f.type.__name__)
+        value = getattr(cfg, f.name)
+        if kind is None:
+            continue
+        if kind[0] == (str,) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+            setattr(cfg, f.name, value)
+        allowed, words = kind
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            out.append(f"{f.name}={value!r} must be {words}")
+    return out
 
 
 def unit_interval(cfg, *names: str) -> list[str]:

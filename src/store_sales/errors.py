@@ -9,3 +9,20 @@ class UserError(ValueError):
 
 class ConfigError(UserError):
     """A template parameter that is out of range, of the wrong kind, or unknown."""
+
+
+class RunFailed(UserError):
+    """A notebook run stopped on an exception; the message is one line, the traceback stays in
+    the executed notebook (`notebook`) and in `traceback` (`--verbose` prints it)."""
+
+    def __init__(self, message: str, notebook, traceback: str = ""):
+        super().__init__(message)
+        self.notebook = notebook
+        self.traceback = traceback
+
+
+# UserError's subclasses by name: a kernel reports an exception by class name only. Kept in step
+# with the package by tests/test_cli.py.
+USER_ERROR_NAMES = frozenset(
+    {"UserError", "ConfigError", "DataError", "SweepError", "MetadataError", "WandbLoginError"}
+)

@@ -38,7 +38,9 @@ def data_root() -> Path:
 
 
 def outputs_root() -> Path:
-    return project_root() / "outputs"
+    """`outputs/` of the project, or `$STORE_SALES_OUTPUTS` (a scratch area, a shared disk)."""
+    override = os.environ.get("STORE_SALES_OUTPUTS")
+    return Path(override).expanduser().resolve() if override else project_root() / "outputs"
 
 
 def notebooks_dir() -> Path:

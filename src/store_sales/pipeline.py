@@ -20,7 +20,7 @@ from . import plots, predictions
 from .data import SCHEMAS, CompetitionData, load_data, write_submission
 from .envinfo import environment, fingerprint
 from .features import Panel, build_panel, feature_names
-from .jsonio import to_jsonable, write_json
+from .jsonio import to_jsonable
 from .run import Run
 from .rundir import copy_submission_for_kaggle
 from .trackers import RunInfo
@@ -39,37 +39,46 @@ def scheme_tag(n_folds: int) -> str:
 def load(run: Run) -> tuple[CompetitionData, Panel]:
     """Read and check the data, then open the tracker's run with config and data fingerprint."""
     cfg = run.cfg
-    with run.phase("load"):
-        data = load_data(cfg.data_dir)
-        panel = build_panel(data)
+    try:
+        with run.phase("load"):
+            data = load_data(cfg.data_dir)
+            panel = build_panel(data)
+    except Exception:
+        run.tracker.start(_run_info(run))  # the failed run is on record in the tracker too
+        raise
     with run.phase("fingerprint"):
         files = fingerprint(data.source, SCHEMAS)
-    kind = "synthetic" if data.synthetic else "real"
-    changed = cfg.changed()
-    run.tracker.start(
-        RunInfo(
-            name=run.name,
-            dir=run.dir,
-            group=cfg.wandb_group or cfg.exp_name,
-            tags=[
-                run.template.model,
-                scheme_tag(cfg.n_folds),
-                "synthetic" if kind == "synthetic" else "real-data",
-            ],
-            notes=", ".join(f"{k}={v}" for k, v in changed.items()) or "template defaults",
-            config={
-                **asdict(cfg),
-                "template": run.template.name,
-                "data": {**data.summary(), "files": files},
-                "env": environment(),
-            },
-            data_files=files,
-            data_source=data.source,
-            data_kind=kind,
-        )
-    )
-    run.metrics["data"] = kind
+    run.tracker.start(_run_info(run, data, files))
+    run.metrics["data"] = "synthetic" if data.synthetic else "real"
     return data, panel
+
+
+def _run_info(run: Run, data: CompetitionData | None = None, files: dict | None = None):
+    cfg = run.cfg
+    kind = "" if data is None else "synthetic" if data.synthetic else "real"
+    tags = [run.template.model, scheme_tag(cfg.n_folds)]
+    if kind:
+        tags.append("synthetic" if kind == "synthetic" else "real-data")
+    changed = cfg.changed()
+    return RunInfo(
+        name=run.name,
+        dir=run.dir,
+        group=cfg.wandb_group or cfg.exp_name,
+        tags=tags,
+        notes=", ".join(f"{k}={v}" for k, v in changed.items()) or "template defaults",
+        config={
+            **asdict(cfg),
+            "template": run.template.name,
+            **({"data": {**data.summary(), "files": files}} if data is not None else {}),
+            "env": environment(),
+        },
+        data_files=files or {},
+        data_source=data.source if data is not None else None,
+        data_kind=kind,
+        template=run.template.name,
+        model=run.template.model,
+        scheme=scheme_tag(cfg.n_folds),
+    )
 
 
 def validate(run: Run, panel: Panel) -> Validation:
@@ -170,10 +179,6 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
-    write_json(
-        run.dir / "config.json",
-        {"run_name": run.name, "template": run.template.name, **asdict(cfg)},
-    )
 
     figures = {
         "learning_curve": plots.learning_curve(
@@ -224,7 +229,9 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     }
     # No "best" alias: which version is best is a comparison across runs, not a property of
     # the newest one (sort by metadata.val_rmsle, or `store-sales sweep results`).
-    tracker.artifact(f"{cfg.exp_name}-model", "model", [model_path], summary)
+    tracker.artifact(
+        f"{cfg.exp_name}-model", "model", [model_path, run.dir / "features.txt"], summary
+    )
     tracker.artifact(
         f"{cfg.exp_name}-submission",
         "submission",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
 
 from . import templates
 from .envinfo import peak_rss_mb
@@ -29,11 +31,18 @@ class Run:
             "run_name": self.name,
             "template": self.template.name,
             "model": self.template.model,
+            "tracker": cfg.tracker,
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self._t0 = time.perf_counter()
         print(f"run {self.name}: outputs in {self.dir}")
+        # the config first: a run that fails later still says what it was (`store-sales runs`)
+        write_json(
+            self.dir / "config.json",
+            {"run_name": self.name, "template": self.template.name, **asdict(cfg)},
+        )
         with self.phase("login"):
             self.tracker = tracker if tracker is not None else make_tracker(cfg)
         self.adapter: ModelAdapter = self.template.make_adapter(cfg)
@@ -64,9 +73,12 @@ class Run:
         system["system/peak_rss_mb"] = self.metrics["peak_rss_mb"]
         try:
             self.tracker.summary(system)
+            self.tracker.results(self.metrics)
         finally:
-            self.metrics[self.tracker.name] = self.tracker.finish(exit_code)
-            write_json(self.dir / "metrics.json", self.metrics)
+            try:
+                self.metrics.update(self.tracker.finish_all(exit_code))
+            finally:  # metrics.json is written whatever a tracker does
+                write_json(self.dir / "metrics.json", self.metrics)
         if "val_rmsle" in self.metrics:
             line = f"val RMSLE {self.metrics['val_rmsle']:.5f}"
             if self.metrics.get("n_folds", 1) > 1:
@@ -76,6 +88,8 @@ class Run:
                 )
             print(line)
         print(f"outputs: {self.dir}")
+        if (self.dir / "submission.csv").is_file():
+            print(f"submission: {self.dir / 'submission.csv'}")
         for line in self.tracker.closing_lines():
             print(line)
         _set_error_hook(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from .paths import KAGGLE_WORKING, on_kaggle, outputs_root
 
 RESULT_FILES = ("metrics.json", "submission.csv")  # a folder holding one of these is a run's
+CLAIM_FILE = ".claimed"  # created exclusively by the process that owns the folder; holds its pid
 
 
 def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[Path, str]:
@@ -22,12 +24,13 @@ def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[P
     if output_dir:
         path = Path(output_dir).expanduser().resolve()
         taken = [n for n in RESULT_FILES if (path / n).exists()]
-        if taken:
+        path.mkdir(parents=True, exist_ok=True)
+        if taken or not claim(path):
+            what = ", ".join(taken) or "another process claimed it"
             raise FileExistsError(
-                f"output_dir {path} already holds a run ({', '.join(taken)}). "
+                f"output_dir {path} already holds a run ({what}). "
                 "Pass a new folder, or output_dir='' for an automatic one."
             )
-        path.mkdir(parents=True, exist_ok=True)
         # a folder the runner named for this run keeps its name, so folder and W&B run agree
         return path, path.name if path.name.startswith(f"{exp_name}-") else f"{exp_name}-{stamp}"
     parent = outputs_root() / exp_name
@@ -38,8 +41,27 @@ def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[P
             (parent / name).mkdir()
         except FileExistsError:
             continue
+        claim(parent / name)
         return parent / name, name
     raise FileExistsError(f"could not create a new run folder under {parent}")
+
+
+def claim(path: Path) -> bool:
+    """Make `path` this process's run folder; False if another run owns it. Creating the claim
+    file is atomic (O_EXCL), so of two processes only one wins. The one exception: a folder
+    that this process's parent claimed (the runner, which made it for the notebook it runs)."""
+    file = Path(path) / CLAIM_FILE
+    try:
+        fd = os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            owner = int(file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return False
+        return owner == os.getppid()
+    with os.fdopen(fd, "w") as out:
+        out.write(str(os.getpid()))
+    return True
 
 
 def copy_submission_for_kaggle(run_dir: Path, explicit_output_dir: str) -> Path | None:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+from papermill.exceptions import PapermillExecutionError
 
-from .errors import ConfigError
+from .errors import USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
 from .rundir import new_run_dir
@@ -54,16 +55,32 @@ def check_parameters(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     return declared
 
 
+def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Names, types, ranges and choices, before any kernel starts or folder is made: builds the
+    template's config from the notebook defaults and `params` (ConfigError: one line)."""
+    declared = check_parameters(notebook, params)
+    template = TEMPLATES.get(notebook.stem)
+    if template is not None:
+        try:
+            template.config.from_params({**declared, **params})
+        except ConfigError as err:
+            raise ConfigError(f"{notebook.stem}: {err}".replace("Invalid config: ", "")) from None
+    return declared
+
+
 def run(
     notebook: str | Path,
     params: dict[str, Any] | None = None,
     log_output: bool = True,
     **papermill_kwargs,
 ) -> Path:
-    """Execute a template; returns its run folder (with the executed notebook inside)."""
+    """Execute a template; returns its run folder (with the executed notebook inside).
+
+    Raises ConfigError before anything starts for bad parameters, and RunFailed (one line; the
+    traceback stays in the executed notebook) when the notebook stops on an exception."""
     path = resolve_notebook(notebook)
     params = dict(params or {})
-    declared = check_parameters(path, params)
+    declared = check_config(path, params)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
     model = TEMPLATES[path.stem].model if path.stem in TEMPLATES else ""
@@ -72,14 +89,20 @@ def run(
     # Stream the kernel's output as plain text: papermill's own log_output goes through a
     # logger that is silent unless the caller configures logging.
     streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if log_output else {}
-    papermill.execute_notebook(
-        str(path),
-        str(out_dir / path.name),
-        parameters=params,
-        progress_bar=False,
-        **streams,
-        **papermill_kwargs,
-    )
+    executed = out_dir / path.name
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(executed),
+            parameters=params,
+            progress_bar=False,
+            **streams,
+            **papermill_kwargs,
+        )
+    except PapermillExecutionError as err:
+        ours = err.ename in USER_ERROR_NAMES
+        message = err.evalue if ours else f"{err.ename}: {err.evalue}"
+        raise RunFailed(message, executed, str(err)) from None
     return out_dir
 
 

@@ -1,8 +1,8 @@
 """The tracker seam: everything a run records goes through one `Tracker`.
 
-`Tracker` itself records nothing (the base of every tracker, and the `none` tracker). W&B is
-`wb.tracker.WandbTracker`; a tracker for another service implements the same methods. Nothing
-here imports a tracking library.
+`Tracker` itself records nothing (the base of every tracker, and the `none` tracker: the run
+folder still has everything). W&B is `wb.tracker.WandbTracker`, MLflow `mlf.tracker.MlflowTracker`;
+`Trackers` sends each call to several (`tracker=both`). Nothing here imports a tracking library.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class RunInfo:
     data_files: dict[str, dict] = field(default_factory=dict)  # name -> bytes, md5
     data_source: Path | None = None
     data_kind: str = ""  # synthetic | real
+    template: str = ""
+    model: str = ""
+    scheme: str = ""  # the validation layout, e.g. ts-cv-3x16d
 
 
 class Tracker:
@@ -53,6 +56,10 @@ class Tracker:
 
     def summary(self, values: dict[str, Any]) -> None:
         """Values that describe the run as a whole (timings, stop reasons)."""
+
+    def results(self, metrics: dict[str, Any]) -> None:
+        """The run's metrics.json values (val_rmsle, cv_rmsle_*, rmsle_by_horizon), once, at
+        the end: the same names in every tracker and in `store-sales runs`."""
 
     def table(self, key: str, frame: pd.DataFrame, line: tuple[str, str] | None = None) -> None:
         """A table; `line=(x, y)` also draws it as a line chart."""
@@ -79,13 +86,96 @@ class Tracker:
         """Close the run; returns what metrics.json keeps about it (mode, id, folder)."""
         return {}
 
+    def finish_all(self, exit_code: int) -> dict[str, dict[str, Any]]:
+        """`finish` of every tracker involved, keyed by tracker name (metrics.json's keys)."""
+        info = self.finish(exit_code)
+        return {self.name: info} if info else {}
+
     def closing_lines(self) -> list[str]:
         """What to tell the user at the end: where the run is, how to upload or browse it."""
         return []
 
 
-def make_tracker(cfg) -> Tracker:
-    """The tracker a config asks for. W&B also covers `wandb_mode=disabled` (a no-op run)."""
-    from .wb.tracker import WandbTracker
+class Trackers(Tracker):
+    """Several trackers as one (`tracker=both`): each call goes to each, in order."""
 
-    return WandbTracker(cfg.wandb_mode, cfg.wandb_project, cfg.wandb_entity)
+    name = "both"
+
+    def __init__(self, members: list[Tracker]):
+        self.members = members
+
+    def _each(self, method: str, *args, **kwargs) -> None:
+        for t in self.members:
+            getattr(t, method)(*args, **kwargs)
+
+    def start(self, info):
+        self._each("start", info)
+
+    def config_update(self, values):
+        self._each("config_update", values)
+
+    def on_step(self, event):
+        self._each("on_step", event)
+
+    def log(self, metrics):
+        self._each("log", metrics)
+
+    def summary(self, values):
+        self._each("summary", values)
+
+    def results(self, metrics):
+        self._each("results", metrics)
+
+    def table(self, key, frame, line=None):
+        self._each("table", key, frame, line)
+
+    def images(self, images):
+        self._each("images", images)
+
+    def histogram(self, key, values):
+        self._each("histogram", key, values)
+
+    def model_summary(self, model_name, model):
+        self._each("model_summary", model_name, model)
+
+    def artifact(self, name, kind, files, metadata=None, aliases=("latest",)):
+        self._each("artifact", name, kind, files, metadata, aliases)
+
+    def add_tags(self, tags):
+        self._each("add_tags", tags)
+
+    def library_callbacks(self, model: str, fold: int) -> list:
+        return [cb for t in self.members for cb in t.library_callbacks(model, fold)]
+
+    def finish_all(self, exit_code: int) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        errors = []
+        for t in self.members:  # one failing tracker must not leave the other's run open
+            try:
+                out.update(t.finish_all(exit_code))
+            except Exception as err:
+                errors.append(err)
+        if errors:
+            raise errors[0]
+        return out
+
+    def closing_lines(self) -> list[str]:
+        return [line for t in self.members for line in t.closing_lines()]
+
+
+def make_tracker(cfg) -> Tracker:
+    """The tracker(s) a config's `tracker` asks for. W&B also covers `wandb_mode=disabled` (a
+    no-op run); `none` records only to the run folder."""
+    members: list[Tracker] = []
+    if cfg.tracker in ("wandb", "both"):
+        from .wb.tracker import WandbTracker
+
+        members.append(WandbTracker(cfg.wandb_mode, cfg.wandb_project, cfg.wandb_entity))
+    if cfg.tracker in ("mlflow", "both"):
+        from .mlf.tracker import MlflowTracker
+
+        members.append(MlflowTracker(cfg.mlflow_uri, cfg.exp_name))
+    if not members:
+        print("tracker none: this run is recorded in its folder only")
+        return Tracker()
+    return members[0] if len(members) == 1 else Trackers(members)

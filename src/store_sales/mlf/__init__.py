@@ -1,0 +1,1 @@
+"""MLflow as a tracker; `mlflow` is imported only here (`store.py` does not import it)."""

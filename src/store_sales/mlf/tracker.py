@@ -1,0 +1,228 @@
+"""MLflow as a tracker, through MLflow's own client (`MlflowClient`).
+
+One MLflow run per template run: experiment = the template's `exp_name`, run name = the run
+folder's name. Params are the template config; metrics the headline scores (`val_rmsle`,
+`cv_rmsle_mean/std/fold_<k>`), `rmsle_by_horizon` (step = horizon day) and every fit's per-step
+curves (`step/val_rmse`, ...: step = round or epoch; `fold_<k>/...` with time-series CV); tags
+say template, model, data, validation scheme, status and the parameters that differ from the
+defaults (also the run's description in the UI). Artifacts: model + features.txt, submission,
+predictions, plots, tables. A failing or interrupted run ends FAILED.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ..errors import UserError
+from ..models.base import StepEvent
+from ..trackers import RunInfo, Tracker
+from .store import artifact_root, sqlite_path, tracking_uri, ui_command
+
+# MLflow refuses other characters in metric and tag names (families such as "LIQUOR,WINE,BEER")
+_NAME_BAD = re.compile(r"[^\w\-. :/]")
+_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+HEADLINE = (
+    "val_rmsle",
+    "val_rmsle_alive",
+    "cv_rmsle_mean",
+    "cv_rmsle_std",
+    "n_folds",
+    "best_step",
+    "refit_steps",
+    "n_features",
+    "n_train_rows",
+    "peak_rss_mb",
+)
+
+
+def _name(key: str) -> str:
+    return _NAME_BAD.sub("_", key)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+class MlflowTracker(Tracker):
+    name = "mlflow"
+
+    def __init__(self, uri: str, experiment: str):
+        self.uri = tracking_uri(uri)
+        self.experiment = experiment
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.n_folds = 1
+        self._pending: list[Metric] = []
+        _check_reachable(self.uri)
+        db = sqlite_path(self.uri)
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        print(f"MLflow: experiment {experiment!r} in {self.uri}")
+
+    # -- run
+
+    def start(self, info: RunInfo) -> None:
+        self.n_folds = int(info.config.get("n_folds", 1))
+        self.experiment_id = self._experiment_id()
+        tags = {
+            "template": info.template,
+            "model": info.model,
+            "data": info.data_kind,
+            "validation": info.scheme,
+            "group": info.group,
+            "status": "running",
+            "note": info.notes,
+            "mlflow.note.content": info.notes,  # the run's description in MLflow's UI
+            "run_dir": str(info.dir),
+            **{t: "true" for t in info.tags},
+        }
+        commit = (info.config.get("env") or {}).get("git_commit")
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        run = self.client.create_run(self.experiment_id, run_name=info.name, tags=tags)
+        self.run_id = run.info.run_id
+        flat = {k: v for k, v in info.config.items() if not isinstance(v, dict)}
+        self.client.log_batch(
+            self.run_id, params=[Param(k, str(v)) for k, v in sorted(flat.items())]
+        )
+        for key in ("data", "env"):
+            if isinstance(info.config.get(key), dict):
+                self.client.log_dict(self.run_id, info.config[key], f"run_info/{key}.json")
+
+    def _experiment_id(self) -> str:
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is None:
+            try:
+                return self.client.create_experiment(
+                    self.experiment, artifact_location=artifact_root(self.uri)
+                )
+            except MlflowException:  # another run created it meanwhile
+                found = self.client.get_experiment_by_name(self.experiment)
+                if found is None:
+                    raise
+        if found.lifecycle_stage == "deleted":
+            raise UserError(
+                f"MLflow experiment {self.experiment!r} is deleted in {self.uri}: restore it "
+                "(`mlflow experiments restore`) or pass another exp_name"
+            )
+        return found.experiment_id
+
+    # -- training
+
+    def on_step(self, event: StepEvent) -> None:
+        if self.run_id is None:
+            return
+        if event.scope == "batch":  # already named for their scope (train/loss, train/lr)
+            if event.fold == 1:
+                self._queue({**event.values, **event.extra}, event.step)
+            return
+        if event.fold == 1:
+            # `step/val_rmsle`, not `val_rmsle`: MLflow shows a metric's value at its highest
+            # step, which would hide the headline score behind the last round's
+            self._queue({f"step/{k}": v for k, v in event.values.items()}, event.step)
+            self._queue(event.extra, event.step)
+        if self.n_folds > 1:
+            self._queue({f"fold_{event.fold}/{k}": v for k, v in event.values.items()}, event.step)
+
+    def _queue(self, values: dict[str, Any], step: int) -> None:
+        now = int(time.time() * 1000)
+        for key, value in values.items():
+            number = _number(value)
+            if number is not None:
+                self._pending.append(Metric(_name(key), number, now, int(step)))
+        if len(self._pending) >= _BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        while self._pending and self.run_id is not None:
+            chunk, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+            self.client.log_batch(self.run_id, metrics=chunk)
+
+    # -- results
+
+    def log(self, metrics: dict[str, float]) -> None:
+        self._queue(metrics, 0)
+        self._flush()
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self.run_id is None:
+            return
+        self._queue({k: v for k, v in values.items() if _number(v) is not None}, 0)
+        self._flush()
+        tags = [RunTag(_name(k), str(v)) for k, v in values.items() if _number(v) is None]
+        if tags:
+            self.client.log_batch(self.run_id, tags=tags)
+
+    def results(self, metrics: dict[str, Any]) -> None:
+        if self.run_id is None:
+            return
+        headline = {k: metrics[k] for k in HEADLINE if k in metrics}
+        headline.update({k: v for k, v in metrics.items() if k.startswith("cv_rmsle_fold_")})
+        self._queue(headline, 0)
+        for h, value in (metrics.get("rmsle_by_horizon") or {}).items():
+            self._queue({"rmsle_by_horizon": value}, int(h))
+        self._flush()
+
+    def table(self, key: str, frame, line: tuple[str, str] | None = None) -> None:
+        if self.run_id is not None:
+            self.client.log_text(self.run_id, frame.to_csv(index=False), f"tables/{_name(key)}.csv")
+
+    def images(self, images: dict[str, Path]) -> None:
+        for path in images.values() if self.run_id else ():
+            self.client.log_artifact(self.run_id, str(path), "plots")
+
+    def artifact(self, name, kind, files, metadata=None, aliases=("latest",)) -> None:
+        if self.run_id is None:
+            return
+        for path in files:
+            self.client.log_artifact(self.run_id, str(path), kind)
+        if metadata:
+            self.client.log_dict(self.run_id, metadata, f"{kind}/metadata.json")
+
+    def add_tags(self, tags: list[str]) -> None:
+        if self.run_id is not None:
+            self.client.log_batch(self.run_id, tags=[RunTag(_name(t), "true") for t in tags])
+
+    def finish(self, exit_code: int) -> dict[str, Any]:
+        info = {"uri": self.uri, "experiment": self.experiment, "run_id": self.run_id}
+        if self.run_id is not None:
+            self._flush()
+            status = "FINISHED" if exit_code == 0 else "FAILED"
+            self.client.set_tag(self.run_id, "status", status.lower())
+            self.client.set_terminated(self.run_id, status)
+        return info
+
+    def closing_lines(self) -> list[str]:
+        if self.run_id is None:
+            return []
+        return [
+            f"MLflow run {self.run_id} (experiment {self.experiment!r})",
+            f"Browse it:  {ui_command(self.uri)}",
+        ]
+
+
+def _check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """A tracking server that does not answer fails the run now, in one line, not after
+    MLflow's client has retried for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"MLflow server {uri} does not answer ({getattr(err, 'reason', err)}): start it "
+            "(`mlflow server`) or set mlflow_uri / MLFLOW_TRACKING_URI to a reachable store"
+        ) from None

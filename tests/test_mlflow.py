@@ -1,0 +1,228 @@
+"""MLflow as a tracker: what a real run records, read back with MLflow's own client and through
+the REST API of a real `mlflow server`; the tracker's naming, statuses and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from conftest import free_port
+from mlflow.tracking import MlflowClient
+
+from store_sales.errors import UserError
+from store_sales.mlf.tracker import MlflowTracker
+from store_sales.models.base import StepEvent
+from store_sales.trackers import RunInfo
+
+MLFLOW_TRACKED = ("mlflow", "both", "broken")
+
+
+def _metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def searched(tracked_batch) -> pd.DataFrame:
+    """Every run of the batch's MLflow experiment, best CV first (MLflow's own search)."""
+    mlflow.set_tracking_uri(tracked_batch.mlflow_uri)
+    return mlflow.search_runs(
+        experiment_names=["exp001"], order_by=["metrics.cv_rmsle_mean ASC"]
+    ).set_index("tags.mlflow.runName")
+
+
+def test_search_runs_finds_exactly_the_mlflow_tracked_runs(tracked_batch, searched):
+    names = {stem: _metrics(tracked_batch.runs[stem])["run_name"] for stem in tracked_batch.runs}
+    assert set(searched.index) == {names[s] for s in MLFLOW_TRACKED}
+    assert searched.loc[names["broken"], "status"] == "FAILED"
+    assert searched.loc[names["broken"], "tags.status"] == "failed"
+    for stem in ("mlflow", "both"):
+        assert searched.loc[names[stem], "status"] == "FINISHED"
+
+
+def test_best_run_by_search_order_is_the_lowest_cv_in_metrics_json(tracked_batch, searched):
+    finished = {s: _metrics(tracked_batch.runs[s]) for s in ("mlflow", "both")}
+    best = min(finished.values(), key=lambda m: m["cv_rmsle_mean"])
+    assert searched.index[0] == best["run_name"]  # FAILED runs have no score: sorted last
+
+
+@pytest.mark.parametrize("stem", ["mlflow", "both"])
+def test_metrics_tags_params_are_the_run_folders(tracked_batch, searched, stem):
+    m = _metrics(tracked_batch.runs[stem])
+    row = searched.loc[m["run_name"]]
+    for key in ("val_rmsle", "val_rmsle_alive", "cv_rmsle_mean", "cv_rmsle_std", "best_step"):
+        assert row[f"metrics.{key}"] == pytest.approx(m[key]), key
+    for k in range(1, m["n_folds"] + 1):
+        assert row[f"metrics.cv_rmsle_fold_{k}"] == pytest.approx(m[f"cv_rmsle_fold_{k}"])
+    assert row["tags.template"] == "exp001" and row["tags.model"] == "lightgbm"
+    assert row["tags.data"] == "synthetic"
+    assert row["tags.validation"] == ("ts-cv-2x16d" if m["n_folds"] == 2 else "origin-16d-holdout")
+    assert "n_origins=6" in row["tags.note"] and row["tags.note"] == row["tags.mlflow.note.content"]
+    assert row["params.n_origins"] == "6" and row["params.tracker"] == stem
+    assert m["mlflow"]["run_id"] == row["run_id"]
+
+
+def test_curves_by_step_and_scores_by_horizon(tracked_batch, searched):
+    m = _metrics(tracked_batch.runs["both"])  # two folds
+    client = MlflowClient(tracked_batch.mlflow_uri)
+    run_id = searched.loc[m["run_name"], "run_id"]
+
+    def history(key):
+        return {x.step: x.value for x in client.get_metric_history(run_id, key)}
+
+    rounds = m["fold_steps_run"]
+    assert sorted(history("step/val_rmse")) == list(range(1, rounds[0] + 1))
+    assert len(history("step/val_rmsle")) == rounds[0]
+    assert len(history("fold_2/val_rmse")) == rounds[1]
+    by_h = history("rmsle_by_horizon")
+    assert by_h == pytest.approx({int(h): v for h, v in m["rmsle_by_horizon"].items()})
+    # the per-step curve must not shadow the headline score (MLflow shows the highest step)
+    assert searched.loc[m["run_name"], "metrics.val_rmsle"] == pytest.approx(m["val_rmsle"])
+
+
+def test_artifacts_are_the_run_folders_files(tracked_batch, searched):
+    m = _metrics(tracked_batch.runs["mlflow"])
+    client = MlflowClient(tracked_batch.mlflow_uri)
+    run_id = searched.loc[m["run_name"], "run_id"]
+    listed = {
+        a.path
+        for top in client.list_artifacts(run_id)
+        for a in client.list_artifacts(run_id, top.path)
+    }
+    for path in (
+        "model/model.txt",
+        "model/features.txt",
+        "submission/submission.csv",
+        "predictions/oof.parquet",
+        "predictions/test_pred.parquet",
+        "plots/learning_curve.png",
+        "run_info/env.json",
+    ):
+        assert path in listed, path
+    tables = {a.path for a in client.list_artifacts(run_id, "tables/val")}
+    assert "tables/val/by_horizon.csv" in tables
+    local = client.download_artifacts(run_id, "submission/submission.csv")
+    assert (
+        Path(local).read_bytes() == (tracked_batch.runs["mlflow"] / "submission.csv").read_bytes()
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tracked_batch):
+    """The real `mlflow server` on a free port, serving the store the batch wrote."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--backend-store-uri",
+            tracked_batch.mlflow_uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"mlflow server did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _rest(url: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_the_real_server_serves_runs_metrics_and_artifacts(tracked_batch, server):
+    m = _metrics(tracked_batch.runs["mlflow"])
+    experiment = _rest(server, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=exp001")
+    found = _rest(
+        server,
+        "/api/2.0/mlflow/runs/search",
+        {
+            "experiment_ids": [experiment["experiment"]["experiment_id"]],
+            "filter": f"attributes.run_name = '{m['run_name']}'",
+        },
+    )["runs"]
+    assert len(found) == 1 and found[0]["info"]["status"] == "FINISHED"
+    run_id = found[0]["info"]["run_id"]
+    metrics = {x["key"]: x["value"] for x in found[0]["data"]["metrics"]}
+    assert metrics["val_rmsle"] == pytest.approx(m["val_rmsle"])
+    assert metrics["cv_rmsle_mean"] == pytest.approx(m["cv_rmsle_mean"])
+    listed = _rest(server, f"/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=submission")
+    assert "submission/submission.csv" in [f["path"] for f in listed["files"]]
+    # what the UI's download button fetches
+    with urllib.request.urlopen(
+        f"{server}/get-artifact?path=submission/submission.csv&run_uuid={run_id}", timeout=30
+    ) as response:
+        assert response.read() == (tracked_batch.runs["mlflow"] / "submission.csv").read_bytes()
+    with urllib.request.urlopen(server + "/", timeout=30) as response:  # the UI itself
+        assert response.status == 200 and b"<html" in response.read(2000).lower()
+
+
+# ---- the tracker on its own (no training) ------------------------------------------------------
+
+
+def _info(tmp_path: Path, n_folds: int = 1) -> RunInfo:
+    return RunInfo(
+        name="exp001-lightgbm-test",
+        dir=tmp_path,
+        group="exp001",
+        tags=["lightgbm"],
+        notes="num_leaves=63",
+        config={"num_leaves": 63, "n_folds": n_folds, "env": {"git_commit": "abc"}},
+        data_kind="synthetic",
+        template="exp001",
+        model="lightgbm",
+        scheme="origin-16d-holdout",
+    )
+
+
+def test_names_mlflow_refuses_are_made_safe_and_a_failure_ends_failed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    tracker = MlflowTracker(uri, "exp001")
+    tracker.start(_info(tmp_path, n_folds=2))
+    tracker.on_step(StepEvent(fold=2, step=1, values={"val_rmse": 0.5}))
+    tracker.on_step(StepEvent(fold=1, step=1, values={"loss": 0.7}, scope="batch"))
+    tracker.log({"val/family/LIQUOR,WINE,BEER": 0.4})
+    info = tracker.finish(exit_code=130)
+    run = MlflowClient(uri).get_run(info["run_id"])
+    assert run.info.status == "FAILED" and run.data.tags["status"] == "failed"
+    assert run.data.metrics["val/family/LIQUOR_WINE_BEER"] == 0.4
+    assert run.data.metrics["fold_2/val_rmse"] == 0.5 and run.data.metrics["loss"] == 0.7
+    assert run.data.tags["mlflow.source.git.commit"] == "abc"
+
+
+def test_a_server_that_does_not_answer_is_one_line_at_once():
+    t0 = time.monotonic()
+    with pytest.raises(UserError, match="does not answer"):
+        MlflowTracker(f"http://127.0.0.1:{free_port()}", "exp001")
+    assert time.monotonic() - t0 < 10
