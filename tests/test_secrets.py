@@ -192,7 +192,7 @@ def test_online_run_hands_the_key_to_wandb_only_through_the_environment(
 
 @pytest.mark.parametrize(
     ("wandb_mode", "env_mode"),
-    [("offline", None), ("disabled", None), ("auto", "offline"), ("auto", "disabled")],
+    [("offline", None), ("disabled", None), ("auto", "offline")],
 )
 def test_offline_and_disabled_runs_never_read_the_secret(
     fakes, small_data_dir, tmp_path, capfd, monkeypatch, wandb_mode, env_mode
