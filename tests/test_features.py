@@ -97,16 +97,6 @@ def test_test_rows_have_no_target_and_carry_known_promotions(data, panel):
     np.testing.assert_allclose(rows["promo"].to_numpy(), np.log1p(promo), rtol=1e-6)
 
 
-def test_local_holiday_is_matched_to_the_store_city(data, panel):
-    """The Local holiday on 2017-08-24 (Ambato) flags Ambato stores only."""
-    rows = build_features(panel, [panel.last_train])
-    day = (pd.Timestamp("2017-08-24") - panel.start).days
-    on_day = rows[rows["day"] == day]
-    ambato = on_day["city"].astype(str) == "Ambato"
-    assert (on_day.loc[ambato, "local_holiday"] == 1).all()
-    assert (on_day.loc[~ambato, "local_holiday"] == 0).all()
-
-
 def test_origin_too_late_is_refused(panel):
     with pytest.raises(ValueError, match="origins must lie"):
         build_features(panel, [panel.last_train + 1])

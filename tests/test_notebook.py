@@ -27,7 +27,9 @@ def test_writes_submission_in_sample_order(exp001_run, small_data_dir):
 
 def test_metrics_and_run_files(exp001_run):
     metrics = _metrics(exp001_run)
-    assert 0.3 < metrics["val_rmsle"] < 0.5  # the small data's noise floor is about 0.37
+    # measured 0.3825 (LightGBM 4.x, seed 1 data); the small data's noise floor is about 0.37.
+    # +-0.045 leaves room for other library versions (.ci/compat); a model 15% worse fails.
+    assert 0.34 < metrics["val_rmsle"] < 0.43
     assert metrics["best_step"] >= 1
     assert metrics["n_features"] > 20
     assert {"load", "features", "train", "forecast", "total"} <= set(metrics["timings"])
@@ -51,7 +53,7 @@ def test_cv_scores_per_fold_and_horizon(exp001_run):
     assert metrics["refit_steps"] == int(np.median(metrics["fold_best_steps"]))
     horizon = metrics["rmsle_by_horizon"]
     assert sorted(map(int, horizon)) == list(range(1, HORIZON + 1))
-    assert all(0 < v < 1 for v in horizon.values())
+    assert all(0.3 < v < 0.5 for v in horizon.values())  # measured 0.362..0.407
 
 
 def test_oof_holds_every_validated_row_of_every_fold(exp001_run, small_data_dir):
@@ -102,6 +104,8 @@ def test_test_score_is_close_to_validation(exp001_run, small_data_dir):
     sol = load_solution(small_data_dir).set_index("id").loc[sub["id"]]
     test = rmsle(sol["sales"].to_numpy(), sub["sales"].to_numpy())
     metrics = _metrics(exp001_run)
-    assert abs(test - metrics["val_rmsle"]) < 0.05, (test, metrics["val_rmsle"])
-    assert abs(test - metrics["cv_rmsle_mean"]) < 0.05, (test, metrics["cv_rmsle_mean"])
+    # measured: test 0.4024, val 0.3825 (gap 0.020), CV mean 0.3853 (gap 0.017); the margin
+    # (0.035) allows the gap to grow by 0.015 on other library versions, ~7 CV fold stds
+    assert abs(test - metrics["val_rmsle"]) < 0.035, (test, metrics["val_rmsle"])
+    assert abs(test - metrics["cv_rmsle_mean"]) < 0.035, (test, metrics["cv_rmsle_mean"])
     assert len(sub) == len(load_data(small_data_dir).test)
