@@ -63,12 +63,13 @@ def test_a_misspelt_parameter_is_one_line_naming_it_and_the_valid_ones(
 
 
 def test_list_shows_every_registered_template_on_one_line(capsys, project_root):
-    from store_sales.templates import TEMPLATES
+    from store_sales.templates import NOTEBOOKS
 
     assert main(["run", "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(TEMPLATES)
-    for line, template in zip(lines, TEMPLATES.values(), strict=True):
+    assert [line.split()[0] for line in lines] == list(NOTEBOOKS)
+    assert "blend" in NOTEBOOKS
+    for line, template in zip(lines, NOTEBOOKS.values(), strict=True):
         assert line.split()[1] == template.model and len(line.split()) > 3
     assert main(["run"]) == 2  # neither a template nor --list
     assert "--list" in _one_error_line(capsys)

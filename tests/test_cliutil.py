@@ -21,14 +21,17 @@ from store_sales.errors import ConfigError, UserError
         ("false", False),
         ("False", False),
         ("fAlSe", False),
-        ("none", None),
         ("None", None),
         ("null", None),
         ("NULL", None),
     ],
 )
-def test_booleans_and_none_in_any_case(text, expected):
+def test_booleans_in_any_case_and_none_as_papermill_and_yaml_spell_it(text, expected):
     assert typed_value(text) is expected
+
+
+def test_lowercase_none_is_a_word():
+    assert typed_value("none") == "none"  # `-p tracker none` is a choice, not a missing value
 
 
 @pytest.mark.parametrize(

@@ -460,7 +460,10 @@ def test_wandb_artifacts_model_submission_predictions(records):
     arts = {a["type"]: a for a in by_type(records, "artifact") if a["type"] != "run_table"}
     assert {"model", "submission", "predictions", "dataset"} <= set(arts)
     assert arts["model"]["name"] == "exp002-model"
-    assert {e["path"] for e in arts["model"]["manifest"]["contents"]} == {"model.ubj"}
+    assert {e["path"] for e in arts["model"]["manifest"]["contents"]} == {
+        "model.ubj",
+        "features.txt",
+    }
     assert arts["submission"]["name"] == "exp002-submission"
     files = {e["path"] for e in arts["predictions"]["manifest"]["contents"]}
     assert files == {"oof.parquet", "test_pred.parquet"}

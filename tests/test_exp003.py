@@ -517,5 +517,5 @@ def test_e2e_wandb_tags_and_model_artifact(records, exp003_run):
     assert {"val_rmsle", "cv_rmsle_mean", "best_step", "n_features", "config"} <= set(meta)
     assert meta["best_step"] == _metrics(exp003_run)["best_step"]
     files = {e["path"] for e in model["manifest"]["contents"]}
-    assert files == {"model.pt"}
+    assert files == {"model.pt", "features.txt"}
     assert by_type(records, "exit")[0]["exit_code"] == 0

@@ -72,6 +72,7 @@ class _Dict(dict):
 class FakeRun:
     def __init__(self, wandb, kwargs):
         self.wandb, self.id, self.url, self.tags = wandb, "fake01", None, tuple(kwargs["tags"])
+        self.path = f"entity/{kwargs['project']}/fake01"
         self.dir = str(Path(kwargs["dir"]) / "wandb" / "run-fake01" / "files")
         self.record = _Recorder(Path(self.dir).parent / "run-fake01.jsonl")
         self.record("init", **kwargs)

@@ -1,5 +1,5 @@
 """Every registered template: its notebook's parameters are its config's fields, and its
-adapter is the model the config names."""
+adapter is the model the config names. The blend notebook's parameters are checked too."""
 
 from __future__ import annotations
 
@@ -9,25 +9,26 @@ import pytest
 
 from store_sales import runner
 from store_sales.models.base import ModelAdapter
-from store_sales.templates import TEMPLATES
+from store_sales.templates import NOTEBOOKS, TEMPLATES
 
 NAMES = sorted(TEMPLATES)
+ALL = sorted(NOTEBOOKS)
 
 
 def test_the_registry_is_not_empty():
     assert "exp001" in NAMES
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL)
 def test_registry_key_is_the_template_name(name):
-    template = TEMPLATES[name]
+    template = NOTEBOOKS[name]
     assert template.name == name
     assert template.config.TEMPLATE == name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL)
 def test_notebook_parameters_are_the_config_fields_with_their_defaults(name):
-    config = TEMPLATES[name].config
+    config = NOTEBOOKS[name].config
     notebook = runner.resolve_notebook(name)
     assert notebook.name == f"{name}.ipynb" and notebook.parent.name == "notebooks"
     declared = runner.notebook_parameters(notebook)

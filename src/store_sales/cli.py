@@ -26,9 +26,9 @@ def _cmd_run(args) -> int:
     from . import runner
 
     if args.list:
-        from .templates import TEMPLATES
+        from .templates import NOTEBOOKS
 
-        for name, template in TEMPLATES.items():
+        for name, template in NOTEBOOKS.items():
             print(f"{name}  {template.model:<9} {template.description}")
         return 0
     if not args.notebook:

@@ -13,11 +13,12 @@ from .errors import RunFailed, UserError
 
 
 def typed_value(text: str):
-    """Type a `-p name value` the way papermill does: bool, None, int, float, else string."""
+    """Type a `-p name value` as papermill does: bool (any case here), None (`None`, or YAML's
+    `null`), int, float, else the string. Lowercase `none` stays a word (`-p tracker none`)."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if lowered in ("none", "null"):
+    if text == "None" or lowered == "null":
         return None
     for cast in (int, float):
         try:

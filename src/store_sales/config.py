@@ -24,11 +24,10 @@ TRACKERS = ("wandb", "mlflow", "both", "none")
 
 
 @dataclass
-class RunFields:
-    """Identity, I/O and tracking of a run."""
+class TrackingFields:
+    """Identity, output folder and tracking: what every notebook that makes a run has."""
 
     exp_name: str = "exp001"
-    data_dir: str = ""  # "" -> Kaggle input, else data/raw/<competition>, else synthetic data
     output_dir: str = ""  # "" -> outputs/<exp_name>/<run name>; must not hold another run
     tracker: str = "wandb"  # wandb | mlflow | both | none (the run folder records every run)
     wandb_mode: str = "auto"  # auto | online | offline | disabled
@@ -36,8 +35,6 @@ class RunFields:
     wandb_entity: str = ""
     wandb_group: str = ""  # "" -> exp_name; a sweep puts its trials in one group
     mlflow_uri: str = ""  # "" -> $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db
-    sweep_dir: str = ""  # set by the local sweep runner: lets hyperband stop this trial early
-    seed: int = 42
 
     def problems(self) -> list[str]:
         out = []
@@ -48,6 +45,40 @@ class RunFields:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.exp_name or ""):
             out.append(f"exp_name={self.exp_name!r}: use letters, digits, '_', '-', '.'")
         return out
+
+
+@dataclass
+class RunFields(TrackingFields):
+    """A model template's run: tracking, plus its data, sweep hook and seed."""
+
+    data_dir: str = ""  # "" -> Kaggle input, else data/raw/<competition>, else synthetic data
+    sweep_dir: str = ""  # set by the local sweep runner: lets hyperband stop this trial early
+    seed: int = 42
+
+
+class Checked:
+    """For config dataclasses: every bad value at once (`problems()`), refused at creation;
+    built from a notebook's globals; the parameters that differ from the defaults."""
+
+    def __post_init__(self) -> None:
+        # types first: a range check on a wrong type would raise TypeError instead of saying so
+        found = type_problems(self) or self.problems()
+        if found:
+            raise ConfigError("Invalid config: " + "; ".join(found))
+
+    def problems(self) -> list[str]:
+        return []
+
+    @classmethod
+    def from_params(cls, namespace: dict[str, Any]):
+        """Build from a notebook's globals: picks exactly this config's fields."""
+        values = {f.name: namespace[f.name] for f in fields(cls) if f.name in namespace}
+        return cls(**values)
+
+    def changed(self) -> dict[str, Any]:
+        """Parameters that differ from the defaults (the run's notes)."""
+        default = type(self)()
+        return {k: v for k, v in asdict(self).items() if getattr(default, k) != v}
 
 
 @dataclass
@@ -69,32 +100,15 @@ class ValidationFields:
 
 
 @dataclass
-class TemplateConfig(ValidationFields, RunFields):  # fields: run first, then validation
-    """Base of every template's config; subclasses add model fields and their checks."""
+class TemplateConfig(Checked, ValidationFields, RunFields):  # fields: run, then validation
+    """Base of every model template's config; subclasses add model fields and their checks."""
 
     TEMPLATE: ClassVar[str] = ""  # the notebook's stem, key of the template registry
     MODEL: ClassVar[str] = ""  # part of the run name and a tag; not a parameter
 
-    def __post_init__(self) -> None:
-        # types first: a range check on a wrong type would raise TypeError instead of saying so
-        found = type_problems(self) or self.problems()
-        if found:
-            raise ConfigError("Invalid config: " + "; ".join(found))
-
     def problems(self) -> list[str]:
         """Every bad value at once; a subclass extends `super().problems()`."""
         return RunFields.problems(self) + ValidationFields.problems(self)
-
-    @classmethod
-    def from_params(cls, namespace: dict[str, Any]):
-        """Build from a notebook's globals: picks exactly this template's fields."""
-        values = {f.name: namespace[f.name] for f in fields(cls) if f.name in namespace}
-        return cls(**values)
-
-    def changed(self) -> dict[str, Any]:
-        """Parameters that differ from the template's defaults (the run's notes)."""
-        default = type(self)()
-        return {k: v for k, v in asdict(self).items() if getattr(default, k) != v}
 
 
 _KINDS = {  # a field's annotation -> the values it takes, and how to say so

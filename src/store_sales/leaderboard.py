@@ -136,9 +136,9 @@ def run_status(metrics: dict[str, Any]) -> str:
 def _defaults(template: str) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from .templates import TEMPLATES
+    from .templates import NOTEBOOKS
 
-    return asdict(TEMPLATES[template].config()) if template in TEMPLATES else {}
+    return asdict(NOTEBOOKS[template].config()) if template in NOTEBOOKS else {}
 
 
 def changed_settings(template: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,8 @@ class Run:
         )
         with self.phase("login"):
             self.tracker = tracker if tracker is not None else make_tracker(cfg)
-        self.adapter: ModelAdapter = self.template.make_adapter(cfg)
+        make = self.template.make_adapter
+        self.adapter: ModelAdapter | None = make(cfg) if make else None
         _set_error_hook(self)
 
     @contextmanager

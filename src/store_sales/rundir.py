@@ -20,6 +20,7 @@ def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[P
     exp_name). An explicit folder may exist but must not hold another run's results; an
     automatic one is `outputs/<exp_name>/<name>`, with a suffix if that second is taken.
     """
+    model = "" if model == exp_name else model  # blend-<time>, not blend-blend-<time>
     stamp = "-".join(filter(None, [model, datetime.now().strftime("%Y%m%d-%H%M%S")]))
     if output_dir:
         path = Path(output_dir).expanduser().resolve()

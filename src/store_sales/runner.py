@@ -14,7 +14,7 @@ from .errors import USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
 from .rundir import new_run_dir
-from .templates import TEMPLATES
+from .templates import NOTEBOOKS
 
 
 def resolve_notebook(name: str | Path) -> Path:
@@ -59,7 +59,7 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     """Names, types, ranges and choices, before any kernel starts or folder is made: builds the
     template's config from the notebook defaults and `params` (ConfigError: one line)."""
     declared = check_parameters(notebook, params)
-    template = TEMPLATES.get(notebook.stem)
+    template = NOTEBOOKS.get(notebook.stem)
     if template is not None:
         try:
             template.config.from_params({**declared, **params})
@@ -83,7 +83,7 @@ def run(
     declared = check_config(path, params)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
-    model = TEMPLATES[path.stem].model if path.stem in TEMPLATES else ""
+    model = NOTEBOOKS[path.stem].model if path.stem in NOTEBOOKS else ""
     out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""), model)
     params["output_dir"] = str(out_dir)
     # Stream the kernel's output as plain text: papermill's own log_output goes through a

@@ -61,6 +61,9 @@ class Tracker:
         """The run's metrics.json values (val_rmsle, cv_rmsle_*, rmsle_by_horizon), once, at
         the end: the same names in every tracker and in `store-sales runs`."""
 
+    def inputs(self, runs: list[dict[str, Any]]) -> None:
+        """Runs this one was made from (a blend's members: run name, folder, tracker ids)."""
+
     def table(self, key: str, frame: pd.DataFrame, line: tuple[str, str] | None = None) -> None:
         """A table; `line=(x, y)` also draws it as a line chart."""
 
@@ -125,6 +128,9 @@ class Trackers(Tracker):
 
     def results(self, metrics):
         self._each("results", metrics)
+
+    def inputs(self, runs):
+        self._each("inputs", runs)
 
     def table(self, key, frame, line=None):
         self._each("table", key, frame, line)

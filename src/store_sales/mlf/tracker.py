@@ -15,12 +15,16 @@ import math
 import re
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+with warnings.catch_warnings():
+    # mlflow imports tqdm.auto, which warns in every Jupyter kernel without ipywidgets
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
 from ..errors import UserError
 from ..models.base import StepEvent
@@ -149,6 +153,20 @@ class MlflowTracker(Tracker):
         while self._pending and self.run_id is not None:
             chunk, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
             self.client.log_batch(self.run_id, metrics=chunk)
+
+    def inputs(self, runs: list[dict[str, Any]]) -> None:
+        """A blend's members: tags `member_<i>` (run name) and `member_<i>_run_id` (their MLflow
+        run, when they have one), and the whole list as `blend/members.json`."""
+        if self.run_id is None:
+            return
+        tags = []
+        for i, member in enumerate(runs, start=1):
+            tags.append(RunTag(f"member_{i}", member["run_name"]))
+            run_id = (member.get("mlflow") or {}).get("run_id")
+            if run_id:
+                tags.append(RunTag(f"member_{i}_run_id", run_id))
+        self.client.log_batch(self.run_id, tags=tags)
+        self.client.log_dict(self.run_id, runs, "blend/members.json")
 
     # -- results
 

@@ -13,17 +13,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import TemplateConfig
+from ..config import Checked
 from ..errors import ConfigError
 from ..models.base import ModelAdapter
-from . import exp001, exp002, exp003
+from . import blend, exp001, exp002, exp003
 
 
 @dataclass(frozen=True)
 class Template:
     name: str  # the notebook's stem
-    config: type[TemplateConfig]
-    make_adapter: Callable[[TemplateConfig], ModelAdapter]
+    config: type[Checked]
+    make_adapter: Callable[[Checked], ModelAdapter] | None  # None: not a model (the blend)
     hyperband_check_every: int = 10  # steps between two hyperband checks in a local sweep
     gpu: bool = False  # its Kaggle bundle asks for a GPU session
 
@@ -40,7 +40,7 @@ class Template:
 
 
 TEMPLATES: dict[str, Template] = {
-    t.name: t
+    t.name: t  # the model templates: sweeps, Kaggle bundles and benchmarks run these
     for t in (
         Template("exp001", exp001.Exp001Config, exp001.make_adapter),
         Template("exp002", exp002.Exp002Config, exp002.make_adapter),
@@ -49,12 +49,19 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
+# every notebook that makes a run: the model templates, and the blend of their runs
+NOTEBOOKS: dict[str, Template] = {
+    **TEMPLATES,
+    "blend": Template("blend", blend.BlendConfig, None),
+}
+
+
 def get(name: str) -> Template:
     try:
-        return TEMPLATES[name]
+        return NOTEBOOKS[name]
     except KeyError:
-        raise ConfigError(f"unknown template {name!r}; templates: {', '.join(TEMPLATES)}") from None
+        raise ConfigError(f"unknown template {name!r}; templates: {', '.join(NOTEBOOKS)}") from None
 
 
-def for_config(cfg: TemplateConfig) -> Template:
+def for_config(cfg: Checked) -> Template:
     return get(type(cfg).TEMPLATE)

@@ -133,6 +133,24 @@ class WandbTracker(Tracker):
             # W&B's own callback commits fold 1's step after this hook (callback order)
             self.run.log(row, commit=not native)
 
+    def inputs(self, runs: list[dict[str, Any]]) -> None:
+        """A blend's members as used artifacts (their predictions), so W&B's lineage graph
+        shows what the blend was made from; online only (W&B cannot resolve artifacts
+        offline), and only for members that were online runs. The config lists them all."""
+        if self.run is None or self.mode != "online":
+            return
+        api = wandb.Api()
+        for member in runs:
+            path = (member.get("wandb") or {}).get("path")
+            if not path:
+                continue
+            try:
+                for art in api.run(path).logged_artifacts():
+                    if art.type == "predictions":
+                        self.run.use_artifact(art)
+            except (wandb.errors.CommError, ValueError) as err:
+                print(f"W&B: member {member['run_name']} not linked ({err})")
+
     # -- results
 
     def log(self, metrics: dict[str, float]) -> None:
@@ -193,6 +211,8 @@ class WandbTracker(Tracker):
             "run_id": getattr(self.run, "id", None),
             "dir": str(self.dir) if self.dir else None,
         }
+        if self.run is not None and self.mode == "online":
+            info["path"] = self.run.path  # entity/project/id, for the public API
         if self.run is not None:
             self._url = self.run.url if self.mode == "online" else None
             self.run.finish(exit_code=exit_code)

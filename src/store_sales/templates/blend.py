@@ -1,0 +1,34 @@
+"""blend: weights fit on finished runs' validation predictions, one submission from them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import Checked, TrackingFields
+
+METHODS = ("fit", "equal")
+
+
+@dataclass
+class BlendConfig(Checked, TrackingFields):
+    TEMPLATE: ClassVar[str] = "blend"
+    MODEL: ClassVar[str] = "blend"
+
+    exp_name: str = "blend"
+    members: str = "best:3"  # run folders or names, comma-separated; or best:K from `runs`
+    runs_dir: str = ""  # where runs named by name or best:K are looked for; "" -> outputs/
+    metric: str = "cv_rmsle_mean"  # what best:K ranks by (lower is better)
+    method: str = "fit"  # fit: weights >= 0 summing to 1 that minimise CV RMSLE | equal
+
+    def problems(self) -> list[str]:
+        out = TrackingFields.problems(self)
+        if self.method not in METHODS:
+            out.append(f"method={self.method!r} is not one of {METHODS}")
+        spec = self.members.strip()
+        if not spec:
+            out.append("members is empty: name runs (folders or names, comma-separated) or best:K")
+        elif spec.startswith("best:") and not re.fullmatch(r"best:([2-9]|[1-9]\d+)", spec):
+            out.append(f"members={spec!r}: best:K needs a whole K >= 2")
+        return out

@@ -1,0 +1,243 @@
+"""The blend: weights on the simplex that never lose to the best member, members checked to have
+validated the same rows and to forecast the same test, and the blend notebook end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import QUICK
+from mlflow.tracking import MlflowClient
+
+from store_sales import blend, cli, runner
+from store_sales.errors import ConfigError, UserError
+from store_sales.templates.blend import BlendConfig
+
+# ---- weights (fast) ---------------------------------------------------------------------------
+
+
+def _moments(members: np.ndarray, y: np.ndarray, folds: np.ndarray):
+    return blend._fold_moments(np.log1p(members), np.log1p(y), folds)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_weights_are_on_the_simplex_and_never_lose_to_the_best_member(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.gamma(2.0, 20.0, 3000)
+    folds = np.repeat([1, 2, 3], 1000)
+    noise = rng.normal(0, [0.2, 0.3, 0.5], (3000, 3))
+    members = np.expm1(np.log1p(y)[:, None] + noise + rng.normal(0, 0.1, 3))
+    moments = _moments(members, y, folds)
+    w = blend._fit(moments)
+    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+    score = np.mean([blend._fold_rmsle(mom, w) for mom in moments])
+    singles = [np.mean([blend._fold_rmsle(mom, v) for mom in moments]) for v in np.eye(3)]
+    assert score <= min(singles) + 1e-9
+    assert score < min(singles) - 0.005  # independent errors: blending must actually help
+
+
+def test_a_useless_member_gets_no_weight():
+    rng = np.random.default_rng(0)
+    y = rng.gamma(2.0, 20.0, 2000)
+    good = np.expm1(np.log1p(y) + rng.normal(0, 0.1, 2000))
+    bad = rng.permutation(y)  # the right distribution, no information
+    w = blend._fit(_moments(np.column_stack([good, bad]), y, np.ones(2000, dtype=int)))
+    assert w[0] == pytest.approx(1.0, abs=0.02)
+
+
+def test_fold_rmsle_from_moments_is_the_metric():
+    from store_sales.metrics import rmsle
+
+    rng = np.random.default_rng(1)
+    y, p = rng.gamma(2.0, 5.0, 500), rng.gamma(2.0, 5.0, (500, 2))
+    (moment,) = _moments(p, y, np.ones(500, dtype=int))
+    w = np.array([0.3, 0.7])
+    direct = rmsle(y, np.expm1(np.log1p(p) @ w))
+    assert blend._fold_rmsle(moment, w) == pytest.approx(direct, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"method": "mean"}, "method='mean' is not one of"),
+        ({"members": "best:1"}, "best:K needs a whole K >= 2"),
+        ({"members": " "}, "members is empty"),
+    ],
+)
+def test_blend_config_refuses(params, says):
+    with pytest.raises(ConfigError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        BlendConfig(**params)
+
+
+# ---- members checked (hand-written run folders, fast) -----------------------------------------
+
+
+def _member(root: Path, name: str, origins=("2017-07-30",), ids=range(10), cv=0.4, **metrics):
+    folder = root / name
+    folder.mkdir(parents=True)
+    rows = []
+    for k, origin in enumerate(origins, start=1):
+        for d in range(1, 3):
+            date = pd.Timestamp(origin) + pd.Timedelta(days=d)
+            rows.append((k, pd.Timestamp(origin), date, 1, "GROCERY I", d, 10.0, 9.0))
+    oof = pd.DataFrame(
+        rows,
+        columns=["fold", "origin_date", "date", "store_nbr", "family", "h", "actual", "pred"],
+    )
+    oof.to_parquet(folder / "oof.parquet")
+    ids = list(ids)
+    pd.DataFrame({"id": ids, "pred": 1.0}).to_parquet(folder / "test_pred.parquet")
+    pd.DataFrame({"id": ids, "sales": 1.0}).to_csv(folder / "submission.csv", index=False)
+    m = {"status": "finished", "run_name": name, "template": "exp001", "cv_rmsle_mean": cv}
+    (folder / "metrics.json").write_text(json.dumps({**m, "n_folds": len(origins), **metrics}))
+    (folder / "config.json").write_text(json.dumps({"template": "exp001"}))
+    return folder
+
+
+def _check(*folders: Path):
+    members = [blend._read(blend.lb.load(f)) for f in folders]
+    blend.check_compatible(members)
+
+
+def test_members_with_other_folds_are_refused_naming_the_run(tmp_path):
+    a = _member(tmp_path, "a-run", origins=("2017-07-30", "2017-07-14"))
+    b = _member(tmp_path, "b-run", origins=("2017-07-30",))
+    with pytest.raises(UserError, match=r"run b-run validated folds/origins \{1: '2017-07-30'\}"):
+        _check(a, b)
+
+
+def test_members_with_missing_test_ids_are_refused_naming_the_run(tmp_path):
+    a = _member(tmp_path, "a-run")
+    b = _member(tmp_path, "b-run", ids=range(8))
+    with pytest.raises(UserError, match=r"run b-run predicts 8 test ids, run a-run 10 \(2 missing"):
+        _check(a, b)
+
+
+def test_a_member_without_saved_predictions_or_unfinished_is_refused(tmp_path):
+    a = _member(tmp_path, "a-run")
+    (a / "oof.parquet").unlink()
+    with pytest.raises(UserError, match=r"run a-run has no oof\.parquet"):
+        _check(a)
+    b = _member(tmp_path, "b-run", status="failed")
+    with pytest.raises(UserError, match="run b-run is failed: blend finished runs only"):
+        _check(b)
+
+
+def test_best_k_takes_compatible_finished_non_blend_runs(tmp_path):
+    _member(tmp_path, "a-run", cv=0.40)
+    _member(tmp_path, "b-run", cv=0.38)
+    _member(tmp_path, "c-run", cv=0.39, n_folds=3)  # other folds than the best: left out
+    _member(tmp_path, "d-run", cv=0.30, status="failed")
+    blend_dir = _member(tmp_path, "e-blend", cv=0.37)
+    (blend_dir / "metrics.json").write_text(
+        json.dumps(
+            {
+                "status": "finished",
+                "run_name": "e-blend",
+                "template": "blend",
+                "cv_rmsle_mean": 0.37,
+            }
+        )
+    )
+    cfg = BlendConfig(members="best:3", runs_dir=str(tmp_path))
+    assert [r.name for r in blend.choose(cfg)] == ["b-run", "a-run"]
+    with pytest.raises(UserError, match="needs at least two"):
+        blend.choose(BlendConfig(members="b-run", runs_dir=str(tmp_path)))
+
+
+# ---- end to end: exp001 + exp002 blended, then a blend of the blend ---------------------------
+
+
+@pytest.fixture(scope="module")
+def exp002_run(tracked_batch, small_data_dir, tmp_path_factory) -> Path:
+    """exp002 on the batch's data and folds (one fold), to blend with the batch's exp001 runs."""
+    out = tmp_path_factory.mktemp("exp002-for-blend") / "run"
+    params = {**QUICK["exp002"], "data_dir": str(small_data_dir), "tracker": "none"}
+    return runner.run("exp002", {**params, "output_dir": str(out)}, log_output=False)
+
+
+@pytest.mark.e2e
+def test_blend_of_two_templates_beats_or_ties_the_better_member(
+    tracked_batch, exp002_run, tmp_path, monkeypatch
+):
+    exp001_dir = tracked_batch.runs["mlflow"]  # one fold, its MLflow run in the batch's store
+    out = tmp_path / "blend"
+    members = f"{exp001_dir},{exp002_run}"
+    runner.run(
+        "blend",
+        {
+            "members": members,
+            "tracker": "mlflow",
+            "mlflow_uri": tracked_batch.mlflow_uri,
+            "output_dir": str(out),
+        },
+        log_output=False,
+    )
+    m = json.loads((out / "metrics.json").read_text())
+    cvs = [
+        json.loads((d / "metrics.json").read_text())["cv_rmsle_mean"]
+        for d in (exp001_dir, exp002_run)
+    ]
+    assert m["status"] == "finished" and m["template"] == "blend"
+    assert m["cv_rmsle_mean"] <= min(cvs) + 1e-6
+    assert m["best_member_cv_rmsle_mean"] == pytest.approx(min(cvs), abs=2e-6)
+    assert sum(m["weights"].values()) == pytest.approx(1.0, abs=1e-5)
+
+    sub = pd.read_csv(out / "submission.csv")
+    member_sub = pd.read_csv(exp001_dir / "submission.csv")
+    assert sub["id"].tolist() == member_sub["id"].tolist() and (sub["sales"] >= 0).all()
+    test_pred = pd.read_parquet(out / "test_pred.parquet")
+    assert np.allclose(test_pred["pred"], sub["sales"])
+    oof = pd.read_parquet(out / "oof.parquet")
+    assert list(oof.columns) == list(pd.read_parquet(exp001_dir / "oof.parquet").columns)
+
+    # lineage in MLflow: the members by name and by their MLflow run
+    run = MlflowClient(tracked_batch.mlflow_uri).get_run(m["mlflow"]["run_id"])
+    names = {run.data.tags["member_1"], run.data.tags["member_2"]}
+    assert names == {
+        json.loads((d / "metrics.json").read_text())["run_name"] for d in (exp001_dir, exp002_run)
+    }
+    exp001_mlflow = json.loads((exp001_dir / "metrics.json").read_text())["mlflow"]["run_id"]
+    assert exp001_mlflow in {v for k, v in run.data.tags.items() if k.endswith("_run_id")}
+
+    # a blend of blends: the blend is a member like any run
+    again = tmp_path / "blend2"
+    runner.run(
+        "blend",
+        {
+            "members": f"{out},{tracked_batch.runs['none']}",
+            "tracker": "none",
+            "output_dir": str(again),
+        },
+        log_output=False,
+    )
+    assert json.loads((again / "metrics.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.e2e
+def test_blending_runs_of_other_folds_fails_in_one_line(tracked_batch, tmp_path, capsys):
+    members = f"{tracked_batch.runs['mlflow']},{tracked_batch.runs['both']}"  # 1 fold vs 2 folds
+    code = cli.main(
+        [
+            "run",
+            "blend",
+            "-q",
+            "-p",
+            "members",
+            members,
+            "-p",
+            "tracker",
+            "none",
+            "-p",
+            "output_dir",
+            str(tmp_path / "b"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    both = json.loads((tracked_batch.runs["both"] / "metrics.json").read_text())["run_name"]
+    assert f"error: run {both} validated folds/origins" in err
+    assert "executed notebook:" in err and "Traceback" not in err
