@@ -8,10 +8,10 @@ from dataclasses import fields
 
 import pytest
 from conftest import by_type, free_port, leet_records, write_fake_kaggle_secrets
-from papermill.exceptions import PapermillExecutionError
 
 from store_sales import runner
 from store_sales.data import SCHEMAS
+from store_sales.errors import RunFailed
 from store_sales.templates.exp001 import Exp001Config
 
 SENTINEL = "5e171e1ca9f0c0ffee5e171e1ca9f0c0ffee5e17"  # a fake W&B key; must never be written
@@ -136,7 +136,7 @@ def _run(small_data_dir, out, **params):
 def test_a_failing_run_is_recorded_as_failed(small_data_dir, tmp_path):
     out = tmp_path / "failing"
     # 400 origins need more history than the small data has: fails after W&B has started
-    with pytest.raises(PapermillExecutionError, match="Lower n_folds, n_origins"):
+    with pytest.raises(RunFailed, match="Lower n_folds, n_origins"):
         _run(small_data_dir, out, n_origins=400, wandb_mode="offline")
     assert by_type(leet_records(out), "exit")[0]["exit_code"] != 0
     metrics = json.loads((out / "metrics.json").read_text())
