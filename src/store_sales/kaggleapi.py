@@ -87,8 +87,9 @@ def login(api) -> None:
     try:
         with redirect_stdout(printed):
             api.authenticate()
-    except SystemExit:
-        raise UserError(NO_CREDENTIALS.format(dir=folder)) from None
+    except SystemExit:  # name the folder users know (kaggle also reads ~/.config/kaggle)
+        where = os.environ.get("KAGGLE_CONFIG_DIR") or Path.home() / ".kaggle"
+        raise UserError(NO_CREDENTIALS.format(dir=where)) from None
     finally:  # kaggle's own warnings (a key file readable by others) name the file, not the key
         for line in printed.getvalue().splitlines():
             if line.startswith("Warning"):
