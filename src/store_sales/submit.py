@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from .envinfo import git_commit
 from .errors import UserError
 from .jsonio import read_json, write_json
-from .kaggleapi import OfflineClient, kaggle_api, login, scrub, secrets_of
+from .kaggleapi import CapturedRequest, OfflineClient, kaggle_api, login, scrub, secrets_of
 from .leaderboard import RunRecord
 from .paths import COMPETITION
 
@@ -99,13 +99,18 @@ def dry_run(sub: Submission) -> dict:
 
     api.build_kaggle_client = lambda: client
     api.upload_complete = no_upload
-    api.competition_submit(str(sub.file), sub.message, sub.competition, quiet=True)
+    unknown = (
+        f"kaggle {_kaggle_version()}'s competition_submit sends requests this command does not know"
+    )
+    try:
+        api.competition_submit(str(sub.file), sub.message, sub.competition, quiet=True)
+    except CapturedRequest as other:  # a later kaggle release that asks something more
+        raise UserError(f"{unknown} ({other.method})") from None
     sent = dict(client.requests)
     start, create = sent["start_submission_upload"], sent["create_submission"]
-    if start.competition_name != create.competition_name or uploads != [
-        (str(sub.file), DRY_RUN_URL)
-    ]:
-        raise UserError("kaggle's competition_submit built requests this command does not know")
+    expected_upload = [(str(sub.file), DRY_RUN_URL)]
+    if start.competition_name != create.competition_name or uploads != expected_upload:
+        raise UserError(unknown)
     return {
         "competition": create.competition_name,
         "file": str(sub.file),
