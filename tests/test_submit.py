@@ -9,6 +9,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -163,6 +165,33 @@ def test_dry_run_fields_are_those_kaggles_code_put_in_its_requests(tmp_path):
         "size": (run / "submission.csv").stat().st_size,
         "description": f"exp001 {NAME} CV 0.38090 ± 0.00000 (1 fold) git 1a2b3c4d",
     }
+
+
+def test_dry_run_in_a_fresh_process_neither_logs_in_nor_prints_kaggles_notice(tmp_path):
+    """Importing anything from kaggle logs in (an API call with an access token, a notice
+    without one): in a fresh process, where kaggle is not imported yet, dry-run avoids both."""
+    run = _run(tmp_path / "outputs")
+    (tmp_path / "home" / ".kaggle").mkdir(parents=True)
+    (tmp_path / "home" / ".kaggle" / "access_token").write_text("not-a-real-token")
+    code = f"""
+import socket, sys
+connects = []
+def record(*args, **kwargs):
+    connects.append(args)
+    raise OSError("no network in this test")
+socket.socket.connect = socket.getaddrinfo = record
+from store_sales import cli
+rc = cli.main(["submit", {str(run)!r}, "--dry-run"])
+print("connects", len(connects), "rc", rc)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    env["HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("dry run, nothing sent") and done.stderr == ""
+    assert done.stdout.endswith("connects 0 rc 0\n")
 
 
 def test_a_run_without_a_recorded_commit_quotes_the_checkouts(tmp_path, monkeypatch):
