@@ -20,17 +20,16 @@ import io
 import json
 import os
 import re
-import sys
-import tempfile
 import unicodedata
 import zipfile
-from contextlib import contextmanager, redirect_stdout
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .cliutil import one_line_errors
 from .errors import UserError
+from .kaggleapi import CapturedRequest, OfflineClient, kaggle_api
 from .paths import COMPETITION, PACKAGE_DIR, REPO_ROOT, notebooks_dir
 
 BUILD_DIR = REPO_ROOT / "build" / "kaggle"
@@ -230,68 +229,6 @@ _BOOLEANS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 REQUIRED = ("id", "title", "code_file", "language", "kernel_type", "enable_internet")
 
 
-@contextmanager
-def _no_kaggle_login():
-    """`import kaggle` logs in on import: with no token it prints a long notice, with an access
-    token it calls Kaggle's API. For the import only, it sees dummy legacy credentials and an
-    empty home, so it neither reads real credentials nor goes online."""
-    saved = dict(os.environ)
-    with tempfile.TemporaryDirectory() as home:
-        for key in [k for k in os.environ if k.startswith("KAGGLE_")]:
-            del os.environ[key]
-        os.environ.update(
-            HOME=home, KAGGLE_CONFIG_DIR=home, KAGGLE_USERNAME="offline", KAGGLE_KEY="offline"
-        )
-        try:
-            with redirect_stdout(io.StringIO()):
-                yield
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-
-
-def _kaggle_api():
-    if "kaggle" in sys.modules:  # imported (and logged in or not) before: nothing to avoid
-        return _import_kaggle()
-    with _no_kaggle_login():
-        return _import_kaggle()
-
-
-def _import_kaggle():
-    try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
-    except ImportError as err:  # kaggle 2.2.4 also needs six, which it does not declare
-        raise ImportError(
-            f"checking kernel metadata needs the kaggle CLI ({err}); "
-            "pip install -r requirements.txt"
-        ) from err
-    return KaggleApi()
-
-
-class _CapturedPush(Exception):
-    """Raised in place of the HTTP request: push validation is over at that point."""
-
-    def __init__(self, request):
-        self.request = request
-
-
-class _OfflineClient:
-    """Stands in for kagglesdk's KaggleClient: the request is captured, never sent."""
-
-    def __init__(self):
-        self.kernels = self
-        self.kernels_api_client = self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def save_kernel(self, request):
-        raise _CapturedPush(request)
-
-
 def check_metadata(folder: str | Path) -> dict[str, Any]:
     """Validate `folder/kernel-metadata.json` as `kaggle kernels push -p folder` would.
 
@@ -309,13 +246,15 @@ def check_metadata(folder: str | Path) -> dict[str, Any]:
         raise MetadataError(path, "(file)", "not found: run `store-sales bundle` first") from None
     except ValueError as err:
         raise MetadataError(path, "(file)", f"not valid JSON ({err})") from None
-    api = _kaggle_api()
-    api.build_kaggle_client = _OfflineClient
+    api = kaggle_api("checking kernel metadata")
+    api.build_kaggle_client = OfflineClient
     printed = io.StringIO()
     try:
         with redirect_stdout(printed):
             api.kernels_push(str(folder))
-    except _CapturedPush as push:
+    except CapturedRequest as push:
+        if push.method != "save_kernel":  # a kaggle release that asks something first
+            raise MetadataError(path, "?", f"kaggle sent {push.method} before the kernel") from None
         request = push.request.to_dict(ignore_defaults=False)
     except (ValueError, TypeError) as err:  # json.JSONDecodeError is a ValueError
         raise MetadataError(path, _field_of(api, meta, str(err)), f"kaggle: {err}") from None

@@ -116,6 +116,18 @@ def _cmd_runs(args) -> int:
     return 0
 
 
+@one_line_errors
+def _cmd_submit(args) -> int:
+    from . import submit
+    from .leaderboard import resolve
+    from .paths import outputs_root
+
+    run = resolve(args.run, Path(args.dir) if args.dir else outputs_root())
+    return submit.submit_run(
+        run, args.competition, args.message, args.dry_run, args.wait, args.timeout
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="store-sales", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +175,21 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0, help="show the first N")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser(
+        "submit",
+        help="submit a run's submission.csv to Kaggle (message: template, run, CV, git commit)",
+    )
+    p.add_argument("run", help="run folder or run name")
+    p.add_argument("--dir", help="where to look for a run named (default: outputs/)")
+    p.add_argument("--competition", help="default: store-sales-time-series-forecasting")
+    p.add_argument("-m", "--message", default="", help="your text, appended to the message")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what kaggle would send; send nothing"
+    )
+    p.add_argument("--wait", action="store_true", help="wait for the public score and record it")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits (600)")
+    p.set_defaults(func=_cmd_submit)
 
     bundle.register(sub)
     sweep.register(sub)

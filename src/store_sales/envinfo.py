@@ -63,9 +63,16 @@ def environment() -> dict:
         "git_commit": None,
     }
     if (REPO_ROOT / ".git").exists():
-        env["git_commit"] = _command(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]) or None
+        env["git_commit"] = git_commit()
         env["git_dirty"] = bool(_command(["git", "-C", str(REPO_ROOT), "status", "--porcelain"]))
     return env
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit; None outside a git checkout (a Kaggle kernel, a wheel)."""
+    if not (REPO_ROOT / ".git").exists():
+        return None
+    return _command(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]) or None
 
 
 def _command(cmd: list[str]) -> str:

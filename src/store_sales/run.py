@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from . import templates
-from .envinfo import peak_rss_mb
+from .envinfo import git_commit, peak_rss_mb
 from .jsonio import write_json
 from .models.base import ModelAdapter
 from .rundir import new_run_dir
@@ -33,6 +33,7 @@ class Run:
             "model": self.template.model,
             "tracker": cfg.tracker,
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "git_commit": git_commit(),  # `store-sales submit` quotes it in the message
         }
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it

@@ -244,3 +244,16 @@ def _check_reachable(uri: str, timeout: float = 5.0) -> None:
             f"MLflow server {uri} does not answer ({getattr(err, 'reason', err)}): start it "
             "(`mlflow server`) or set mlflow_uri / MLFLOW_TRACKING_URI to a reachable store"
         ) from None
+
+
+def log_metric_later(uri: str, run_id: str, key: str, value: float) -> None:
+    """Add a metric to a run that has ended (the public score `store-sales submit --wait`
+    gets). A store that is not there or does not answer, or a run it lacks: UserError."""
+    db = sqlite_path(uri)
+    if db is not None and not db.is_file():  # MLflow would make an empty store there
+        raise UserError(f"MLflow store {db} is not there")
+    _check_reachable(uri)
+    try:
+        MlflowClient(tracking_uri=uri).log_metric(run_id, key, value)
+    except MlflowException as err:
+        raise UserError(f"MLflow run {run_id} in {uri}: {err.message}") from None
