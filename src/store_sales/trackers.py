@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import UserError
 from .models.base import StepEvent
 
 
@@ -178,7 +179,13 @@ def make_tracker(cfg) -> Tracker:
 
         members.append(WandbTracker(cfg.wandb_mode, cfg.wandb_project, cfg.wandb_entity))
     if cfg.tracker in ("mlflow", "both"):
-        from .mlf.tracker import MlflowTracker
+        try:
+            from .mlf.tracker import MlflowTracker
+        except ImportError as err:
+            raise UserError(
+                f"tracker={cfg.tracker} needs MLflow ({err}): `pip install mlflow`, or use "
+                "tracker=wandb / none"
+            ) from None
 
         members.append(MlflowTracker(cfg.mlflow_uri, cfg.exp_name))
     if not members:
