@@ -140,6 +140,18 @@ def fake_kaggle_secrets_module(monkeypatch) -> Callable[..., types.ModuleType]:
 
 
 # ---- network ----------------------------------------------------------------------------------
+# The first lines of a script run in a fresh process: every connection attempt is recorded in
+# `connects` and refused (what `import kaggle` would otherwise try).
+NO_NETWORK = """
+import socket
+connects = []
+def record(*args, **kwargs):
+    connects.append(args)
+    raise OSError("no network in this test")
+socket.socket.connect = socket.getaddrinfo = record
+"""
+
+
 def free_port() -> int:
     """A localhost TCP port that was free a moment ago: nothing listens, connections are
     refused (a W&B server that is down)."""
@@ -183,6 +195,22 @@ def small_data_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small-data")
     generate(out, **SMALL)
     return out
+
+
+@pytest.fixture(scope="session")
+def data(small_data_dir):
+    """The small data, loaded once; read-only (a test that changes data uses `data_copy`)."""
+    from store_sales.data import load_data
+
+    return load_data(small_data_dir)
+
+
+@pytest.fixture(scope="session")
+def panel(data):
+    """The small data's panel, built once; read-only."""
+    from store_sales.features import build_panel
+
+    return build_panel(data)
 
 
 @pytest.fixture

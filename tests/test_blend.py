@@ -241,3 +241,8 @@ def test_blending_runs_of_other_folds_fails_in_one_line(tracked_batch, tmp_path,
     both = json.loads((tracked_batch.runs["both"] / "metrics.json").read_text())["run_name"]
     assert f"error: run {both} validated folds/origins" in err
     assert "executed notebook:" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 2  # the reason, and where the traceback is
+
+    verbose = ["run", "blend", "-q", "-v", "-p", "members", members, "-p", "tracker", "none"]
+    assert cli.main([*verbose, "-p", "output_dir", str(tmp_path / "c")]) == 1
+    assert "Exception encountered at" in capsys.readouterr().err  # papermill's full report

@@ -18,7 +18,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-from conftest import QUICK, wandb_isolation_env, write_fake_kaggle_secrets
+from conftest import NO_NETWORK, QUICK, wandb_isolation_env, write_fake_kaggle_secrets
 
 from store_sales import bundle
 from store_sales.templates import TEMPLATES
@@ -124,19 +124,17 @@ def test_check_in_a_fresh_process_neither_logs_in_nor_prints(built, tmp_path):
     Kaggle's API, with none it prints a long notice. The check must do neither."""
     (tmp_path / ".kaggle").mkdir()
     (tmp_path / ".kaggle" / "access_token").write_text("not-a-real-token")
-    code = f"""
-import os, socket
-connects = []
-def record(*args, **kwargs):
-    connects.append(args)
-    raise OSError("no network in this test")
-socket.socket.connect = socket.getaddrinfo = record
+    code = (
+        NO_NETWORK
+        + f"""
+import os
 before = dict(os.environ)
 from store_sales import bundle
 bundle.check_metadata({str(built)!r})
 assert dict(os.environ) == before, "environment not restored"
 print("connects", len(connects))
 """
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     env["HOME"] = str(tmp_path)
     done = subprocess.run(

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store_sales.data import load_data
-from store_sales.features import build_features, build_panel, feature_names
+from store_sales.features import build_features, feature_names
 from store_sales.paths import HORIZON
 
 ZERO_WINDOW = 56
@@ -174,16 +173,6 @@ class Reference:
         out["oil"] = self.oil(t)
         out["oil_ma28"] = self.mean([self.oil(d) for d in self.days(t, 28)])
         return out
-
-
-@pytest.fixture(scope="module")
-def data(small_data_dir):
-    return load_data(small_data_dir)
-
-
-@pytest.fixture(scope="module")
-def panel(data):
-    return build_panel(data)
 
 
 def _pick_series(data) -> list[tuple[int, str]]:

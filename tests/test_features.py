@@ -2,20 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store_sales.data import load_data
 from store_sales.features import build_features, build_panel, feature_names
 from store_sales.paths import HORIZON
 from store_sales.validation import make_plan
-
-
-@pytest.fixture(scope="module")
-def data(small_data_dir):
-    return load_data(small_data_dir)
-
-
-@pytest.fixture(scope="module")
-def panel(data):
-    return build_panel(data)
 
 
 def _features_after_changing_sales(data, origin, day_filter):

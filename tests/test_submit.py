@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from conftest import NO_NETWORK
 from kagglesdk.competitions.types.competition_api_service import (
     ApiCreateSubmissionResponse,
     ApiSubmission,
@@ -173,17 +174,14 @@ def test_dry_run_in_a_fresh_process_neither_logs_in_nor_prints_kaggles_notice(tm
     run = _run(tmp_path / "outputs")
     (tmp_path / "home" / ".kaggle").mkdir(parents=True)
     (tmp_path / "home" / ".kaggle" / "access_token").write_text("not-a-real-token")
-    code = f"""
-import socket, sys
-connects = []
-def record(*args, **kwargs):
-    connects.append(args)
-    raise OSError("no network in this test")
-socket.socket.connect = socket.getaddrinfo = record
+    code = (
+        NO_NETWORK
+        + f"""
 from store_sales import cli
 rc = cli.main(["submit", {str(run)!r}, "--dry-run"])
 print("connects", len(connects), "rc", rc)
 """
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
     env["HOME"] = str(tmp_path / "home")
     done = subprocess.run(
