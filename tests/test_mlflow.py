@@ -3,7 +3,10 @@ the REST API of a real `mlflow server`; the tracker's naming, statuses and error
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -132,6 +135,7 @@ def server(tracked_batch):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: MLflow 2.x's gunicorn workers end too
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -141,15 +145,20 @@ def server(tracked_batch):
                 break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
+                _stop(proc, signal.SIGKILL)
                 pytest.fail(f"mlflow server did not start: {proc.stderr.read().decode()[-2000:]}")
             time.sleep(0.5)
     yield url
-    proc.terminate()
+    _stop(proc, signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        _stop(proc, signal.SIGKILL)
+
+
+def _stop(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has ended already
+        os.killpg(proc.pid, sig)
 
 
 def _rest(url: str, path: str, body: dict | None = None) -> dict:
