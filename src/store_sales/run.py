@@ -57,6 +57,9 @@ class Run:
         self.metrics["status"] = "finished" if exit_code == 0 else "failed"
         self.metrics["timings"] = self.timings
         self.metrics["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        threads = getattr(self.adapter, "threads_used", None)
+        if threads:  # per fit: the count it started with, then any change (see threads.py)
+            self.metrics["threads"] = threads
         system = {f"system/time_{k}_s": v for k, v in self.timings.items()}
         rows = self.metrics.get("n_train_rows")
         if rows and self.timings.get("train"):
