@@ -2,20 +2,42 @@
 
 In a notebook, an exception in any later cell finishes the run (tracker exit code 1, or 130 for
 an interrupt) and writes metrics.json with `status: failed`; the traceback is shown as usual, so
-papermill still fails.
+papermill still fails. SIGTERM and SIGHUP (`timeout`, `kill`, a scheduler, a closed terminal)
+become a `RunSignal` exception while the run is open, so they end it the same way (exit code
+128 + the signal's number, `"signal"` in metrics.json). A SIGKILL cannot be caught: metrics.json
+is written with `status: running`, the pid and the host at the start, so `runstate.run_state`
+can tell a dead run from a live one later.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime
 
 from . import templates
 from .envinfo import peak_rss_mb
 from .jsonio import write_json
 from .models.base import ModelAdapter
 from .rundir import new_run_dir
+from .runstate import process_start
 from .trackers import Tracker, make_tracker
+
+HANDLED_SIGNALS = ("SIGTERM", "SIGHUP")  # SIGINT is already KeyboardInterrupt
+
+
+class RunSignal(BaseException):
+    """A termination signal, raised in the main thread. A BaseException, as KeyboardInterrupt:
+    an `except Exception` in a cell must not swallow it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.signal = signal.Signals(signum).name
+        super().__init__(f"{self.signal} received: the run was stopped")
 
 
 class Run:
@@ -29,10 +51,17 @@ class Run:
             "run_name": self.name,
             "template": self.template.name,
             "model": self.template.model,
+            # who runs it: a "running" file whose process is gone was killed (runstate)
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "process_start": process_start(os.getpid()),
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self._t0 = time.perf_counter()
+        write_json(self.dir / "metrics.json", self.metrics)
+        self._signals = _catch_signals()
         print(f"run {self.name}: outputs in {self.dir}")
         with self.phase("login"):
             self.tracker = tracker if tracker is not None else make_tracker(cfg)
@@ -82,6 +111,7 @@ class Run:
         for line in self.tracker.closing_lines():
             print(line)
         _set_error_hook(None)
+        _restore_signals(self._signals)
         return self.metrics
 
 
@@ -101,7 +131,34 @@ def _set_error_hook(run: Run | None) -> None:
     def on_error(shell, etype, value, tb, tb_offset=None):
         if not run.finished:
             run.metrics["error"] = f"{etype.__name__}: {value}"
-            run.finish(exit_code=130 if issubclass(etype, KeyboardInterrupt) else 1)
+            exit_code = 1
+            if issubclass(etype, KeyboardInterrupt):
+                run.metrics["signal"], exit_code = "SIGINT", 130
+            elif isinstance(value, RunSignal):
+                run.metrics["signal"], exit_code = value.signal, 128 + value.signum
+            run.finish(exit_code=exit_code)
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
     shell.set_custom_exc((BaseException,), on_error)
+
+
+def _raise_signal(signum, frame):
+    raise RunSignal(signum)
+
+
+def _catch_signals() -> dict:
+    """Turn SIGTERM/SIGHUP into RunSignal while the run is open; returns the old handlers.
+    Only the main thread may set handlers (a run built in another thread keeps the defaults)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for name in HANDLED_SIGNALS:
+        signum = getattr(signal, name, None)  # Windows has no SIGHUP
+        if signum is not None:
+            old[signum] = signal.signal(signum, _raise_signal)
+    return old
+
+
+def _restore_signals(old: dict) -> None:
+    for signum, handler in old.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
