@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench.py [--templates exp001,exp002,exp003]
         [--folds 1] [--seeds 0] [--data DIR] [--small] [-p NAME VALUE ...]
     .venv/bin/python benchmarks/bench.py --templates exp001 --neighbour [--small]
+    .venv/bin/python benchmarks/bench.py --templates exp001 --sweep-trial [--small]
 
 For each seed it generates full-scale synthetic data (54 stores x 33 families x 1,684 days)
 unless --data points at a folder that has it, runs each template through papermill exactly as a
@@ -18,7 +19,8 @@ against this package's feature build on the same data.
 neighbour (one busy-loop process per core, as other work on a shared machine), each with the
 old thread default (`num_threads` = all cores, forced by parameter) and with today's (`0`: the
 cores free, see `store_sales.threads`). `--small` uses 3 stores from 2016-06-01 (the tests'
-data) instead of full scale.
+data) instead of full scale. `--sweep-trial` times a full run against one trial of a local
+sweep with the same parameters (a trial skips the refit and the test forecast).
 """
 
 from __future__ import annotations
@@ -120,6 +122,46 @@ def busy_table(templates: list[str], data_dir: Path, work: Path, extra: list) ->
         )
 
 
+def trial_table(templates: list[str], data_dir: Path, work: Path, extra: list) -> None:
+    """A full run against one local-sweep trial of the same parameters (a one-point grid)."""
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {cores()} cores", flush=True)
+    rows = []
+    for template in templates:
+        full = run_template(template, data_dir, work / f"{template}-full", 1, extra)
+        spec = work / f"{template}-sweep.yaml"
+        spec.write_text(
+            f"name: bench-{template}\nmethod: grid\nmetric: {{name: val/rmsle, goal: minimize}}\n"
+            f"parameters:\n  seed: {{values: [42]}}\n"
+        )
+        folder = work / f"{template}-sweep"
+        cmd = [sys.executable, "-m", "store_sales", "sweep", "local", str(spec), "--count", "1"]
+        cmd += ["--template", template, "--sweep-dir", str(folder)]
+        params = {"data_dir": data_dir, "wandb_mode": "offline", "num_threads": 0}
+        for name, value in [*params.items(), *extra]:
+            cmd += ["-p", name, str(value)]
+        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            raise SystemExit(f"sweep failed:\n{done.stderr.decode()[-3000:]}")
+        m = json.loads(next(folder.glob("trials/*/metrics.json")).read_text())
+        rows.append((template, full, wall, m))
+        print(f"{template}: full {full['wall']:.0f} s, sweep trial {wall:.0f} s", flush=True)
+    print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
+    print(
+        "\ntemplate  full run: wall s  kernel s  val RMSLE   sweep trial: wall s  kernel s  "
+        "val RMSLE  refit                trial/full (kernel)"
+    )
+    for template, full, wall, m in rows:
+        total, trial_total = full["m"]["timings"]["total"], m["timings"]["total"]
+        print(
+            f"{template:<8}  {full['wall']:>15.0f}  {total:>8.1f}  {full['m']['val_rmsle']:.5f}  "
+            f"{wall:>19.0f}  {trial_total:>8.1f}  {m['val_rmsle']:.5f}  {m['refit']:<19}  "
+            f"{trial_total / total:>19.2f}"
+        )
+
+
 def run_template(template: str, data_dir: Path, out: Path, n_folds: int, extra: list) -> dict:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     params = {"data_dir": data_dir, "output_dir": out, "wandb_mode": "offline", "n_folds": n_folds}
@@ -158,6 +200,7 @@ def main() -> int:
     parser.add_argument(
         "--neighbour", action="store_true", help="idle vs a CPU-bound neighbour, before/after"
     )
+    parser.add_argument("--sweep-trial", action="store_true", help="a full run vs a sweep trial")
     args = parser.parse_args()
     templates = args.templates.split(",")
     folds = [int(k) for k in args.folds.split(",")]
@@ -170,8 +213,11 @@ def main() -> int:
         if not (data_dir / "hidden" / "synth.json").is_file():
             size = {"n_stores": 3, "start": "2016-06-01"} if args.small else {}
             generate(data_dir, seed=seed, **size)
-        if args.neighbour:
-            busy_table(templates, data_dir, work, args.p)
+        if args.neighbour or args.sweep_trial:
+            if args.neighbour:
+                busy_table(templates, data_dir, work, args.p)
+            if args.sweep_trial:
+                trial_table(templates, data_dir, work, args.p)
             continue
         for template in templates:
             for k in folds:
@@ -185,7 +231,7 @@ def main() -> int:
                     flush=True,
                 )
 
-    if args.neighbour:
+    if args.neighbour or args.sweep_trial:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         return 0
