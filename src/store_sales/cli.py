@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import bundle, sweep
 from .cliutil import add_parameter_args, one_line_errors, parameters_from_args
@@ -13,10 +12,10 @@ from .errors import UserError
 
 @one_line_errors
 def _cmd_synth(args) -> int:
-    from .synth import generate
+    from .synth import describe, generate
 
     info = generate(args.out, seed=args.seed, n_stores=args.stores, start=args.start)
-    print(f"synthetic data written to {Path(args.out).resolve()} ({info})")
+    print(describe(info))
     return 0
 
 
