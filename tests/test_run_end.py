@@ -14,7 +14,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from store_sales.run import Run
-from store_sales.runstate import run_state
+from store_sales.runstate import forward_signals, run_state
 from store_sales.templates.exp001 import Exp001Config
 from store_sales.trackers import Tracker
 
@@ -78,3 +78,24 @@ def test_a_running_file_whose_process_is_gone_reads_killed(tmp_path):
 
 def test_a_folder_without_metrics_never_got_going(tmp_path):
     assert run_state(tmp_path) == "failed"
+
+
+def test_the_caller_hands_sigterm_on_to_the_kernel(tmp_path):
+    """The kernel runs in its own session: `kill <cli>` reaches it only through the caller."""
+    kernel = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(7)); "
+            "print('ready', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    kernel.stdout.readline()
+    write_running(tmp_path / "run", pid=kernel.pid)
+    before = signal.getsignal(signal.SIGTERM)
+    with forward_signals(tmp_path / "run") as received:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert kernel.wait(timeout=10) == 7
+    assert received == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGTERM) == before
