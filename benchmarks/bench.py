@@ -136,7 +136,7 @@ def trial_table(templates: list[str], data_dir: Path, work: Path, extra: list) -
         folder = work / f"{template}-sweep"
         cmd = [sys.executable, "-m", "store_sales", "sweep", "local", str(spec), "--count", "1"]
         cmd += ["--template", template, "--sweep-dir", str(folder)]
-        params = {"data_dir": data_dir, "wandb_mode": "offline", "num_threads": 0}
+        params = {"data_dir": data_dir, "num_threads": 0}  # a local sweep sets wandb_mode
         for name, value in [*params.items(), *extra]:
             cmd += ["-p", name, str(value)]
         env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}

@@ -10,7 +10,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from ..threads import Governor
+from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
@@ -44,21 +44,6 @@ class _HookCallback:
             self._best = (values["val_rmse"], env.iteration, list(env.evaluation_result_list))
 
 
-class _ThreadCallback:
-    """Lowers (or raises) num_threads mid-training when a neighbour takes (or frees) cores."""
-
-    order = 5
-    before_iteration = False
-
-    def __init__(self, governor: Governor):
-        self.governor = governor
-
-    def __call__(self, env) -> None:
-        n = self.governor.check()
-        if n is not None:
-            env.model.reset_parameter({THREADS_ALIAS: n})
-
-
 class LightGBMAdapter(ModelAdapter):
     name = "lightgbm"
     step_unit = "boosting round"
@@ -77,15 +62,17 @@ class LightGBMAdapter(ModelAdapter):
         self.log_period = log_period
         self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
 
-    def _params(self, stage: str) -> tuple[dict, list]:
-        """Parameters with this stage's thread count, and the callback that keeps it right."""
+    def _params(self, stage: str) -> dict:
+        """Parameters with this stage's thread count: fixed for the whole fit, because
+        LightGBM keeps its first count (LGBM_SetMaxThreads does nothing mid-training) and
+        reset_parameter re-seeds bagging, which changes the model."""
         params = dict(self.params)
-        governor = Governor(int(params.pop("num_threads", 0)))
-        self.threads_used[stage] = governor.used
+        threads = pick(int(params.pop("num_threads", 0)))
+        self.threads_used[stage] = [threads]
         # LightGBM's alias carries the count: W&B's callback copies these params into the run
         # config, where `num_threads` is the parameter as asked (0 = auto) and may not change
-        params[THREADS_ALIAS] = governor.threads
-        return params, [_ThreadCallback(governor)]
+        params[THREADS_ALIAS] = threads
+        return params
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
         features = list(features)
@@ -93,9 +80,8 @@ class LightGBMAdapter(ModelAdapter):
         dvalid = lgb.Dataset(valid[features], label=valid["target"], reference=dtrain)
         evals: dict = {}
         hook = _HookCallback(hooks, fold)
-        params, threads = self._params(f"fit_{fold}")
         booster = lgb.train(
-            params,  # the template sets metric=rmse: the hooks read val_rmse
+            self._params(f"fit_{fold}"),  # the template sets metric=rmse: the hooks read val_rmse
             dtrain,
             num_boost_round=self.num_boost_round,
             valid_sets=[dtrain, dvalid],
@@ -105,7 +91,6 @@ class LightGBMAdapter(ModelAdapter):
                 lgb.log_evaluation(self.log_period),
                 lgb.record_evaluation(evals),
                 hook,
-                *threads,
                 *callbacks,
             ],
         )
@@ -115,8 +100,7 @@ class LightGBMAdapter(ModelAdapter):
 
     def refit(self, train, features, steps):
         dtrain = lgb.Dataset(train[list(features)], label=train["target"], free_raw_data=True)
-        params, threads = self._params("refit")
-        return lgb.train(params, dtrain, num_boost_round=steps, callbacks=threads)
+        return lgb.train(self._params("refit"), dtrain, num_boost_round=steps)
 
     def predict(self, model, rows, features) -> np.ndarray:
         return model.predict(rows[list(features)], num_iteration=model.best_iteration or None)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ..threads import Governor
+from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 
@@ -72,20 +72,6 @@ class _EarlyStopping(xgb.callback.EarlyStopping):
     def after_iteration(self, model, epoch: int, evals_log) -> bool:
         patience_over = super().after_iteration(model, epoch, evals_log)
         return patience_over or self.hook.stopped is not None
-
-
-class _ThreadCallback(xgb.callback.TrainingCallback):
-    """Lowers (or raises) nthread mid-training when a neighbour takes (or frees) cores."""
-
-    def __init__(self, governor: Governor):
-        super().__init__()
-        self.governor = governor
-
-    def after_iteration(self, model, epoch: int, evals_log) -> bool:
-        n = self.governor.check()
-        if n is not None:
-            model.set_param({"nthread": n})
-        return False
 
 
 class _InOrder(xgb.callback.TrainingCallback):
@@ -170,12 +156,13 @@ class XGBoostAdapter(ModelAdapter):
         self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
 
-    def _governor(self, stage: str) -> Governor:
-        """This stage's thread count (the free cores when nthread is 0), kept for predict."""
-        governor = Governor(int(self.params.get("nthread", 0)))
-        self.threads_used[stage] = governor.used
-        self._nthread = governor.threads
-        return governor
+    def _threads(self, stage: str) -> int:
+        """This stage's thread count (the free cores when nthread is 0), kept for predict. Fixed
+        for the whole fit, as LightGBM's: a mid-training set_param reconfigures the learner."""
+        threads = pick(int(self.params.get("nthread", 0)))
+        self.threads_used[stage] = [threads]
+        self._nthread = threads
+        return threads
 
     def _matrix(self, frame: pd.DataFrame, features, ref=None) -> xgb.DMatrix:
         """Training data as XGBoost's quantized matrix (hist needs only the bins, not a copy of
@@ -191,7 +178,7 @@ class XGBoostAdapter(ModelAdapter):
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
         features = list(features)
-        governor = self._governor(f"fit_{fold}")
+        threads = self._threads(f"fit_{fold}")
         dtrain = self._matrix(train, features)
         dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
         evals: dict = {}
@@ -200,7 +187,7 @@ class XGBoostAdapter(ModelAdapter):
             [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
         )
         booster = xgb.train(
-            {**self.params, "nthread": governor.threads},
+            {**self.params, "nthread": threads},
             dtrain,
             num_boost_round=self.num_boost_round,
             evals=[(dtrain, "train"), (dvalid, "val")],
@@ -209,7 +196,6 @@ class XGBoostAdapter(ModelAdapter):
             callbacks=[
                 _InOrder(
                     [
-                        _ThreadCallback(governor),
                         hook,
                         *callbacks,
                         *monitor,
@@ -224,12 +210,11 @@ class XGBoostAdapter(ModelAdapter):
         return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
 
     def refit(self, train, features, steps):
-        governor = self._governor("refit")
+        threads = self._threads("refit")
         model = xgb.train(
-            {**self.params, "nthread": governor.threads},
+            {**self.params, "nthread": threads},
             self._matrix(train, features),
             num_boost_round=steps,
-            callbacks=[_ThreadCallback(governor)],
         )
         return _remember_categories(model, train, features)
 
