@@ -7,12 +7,14 @@ busy-loop neighbours, 200 LightGBM rounds of exp001 on small data: 2 threads 41 
 1 thread 2.1 s; OMP_WAIT_POLICY=PASSIVE avoids the spin but makes every region pay a futex
 wake-up (5 s idle, 6.5 s busy), so the fix is the thread count, not the wait policy.
 
-`num_threads=0` (auto) therefore means: as many threads as cores are free when a fit starts
-(`pick`). LightGBM and XGBoost keep that count for the whole fit (LightGBM ignores a change
-mid-training, or re-seeds its bagging on reset_parameter); PyTorch re-checks it every few
-seconds (`Governor`), which changes nothing but the speed. A positive `num_threads` is used as
-is. Thread counts change sums only in the last bits: 200 LightGBM rounds on full data, 1 vs 2
-threads, differ by 9e-16 in log1p(sales).
+`num_threads=0` (auto) therefore means: as many threads as cores are free when a fit starts,
+and never more than all cores but one (`pick`). That core keeps a neighbour that starts
+mid-fit from stalling every barrier: a full exp001 run that picked 2 threads on an idle 2-core
+machine took 575 s once other work started, against ~30 s. LightGBM and XGBoost keep the count
+for the whole fit (LightGBM ignores a change mid-training, or re-seeds its bagging on
+reset_parameter); PyTorch re-checks it every few seconds (`Governor`), which changes only the
+speed. A positive `num_threads` is used as is. Thread counts change sums only in the last bits:
+200 LightGBM rounds on full data, 1 vs 2 threads, differ by 9e-16 in log1p(sales).
 """
 
 from __future__ import annotations
@@ -73,16 +75,21 @@ def free_cores(before, after) -> float:
     return cores() - max(0.0, others)
 
 
+def _fit(free: float) -> int:
+    """Threads for `free` free cores: rounded, at least 1, at most all cores but one."""
+    return max(1, min(cores() - 1, math.floor(free + 0.5)))
+
+
 def pick(requested: int = 0, sample_s: float = SAMPLE_S) -> int:
-    """Threads for a fit: `requested` if positive, else the cores free right now (>= 1)."""
+    """Threads for a fit: `requested` if positive, else the cores free right now, leaving one."""
     if requested > 0:
         return requested
     before = _snapshot()
     if before is None:  # no /proc: the 1-minute load average is all there is
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        return max(1, min(cores(), round(cores() - load)))
+        return _fit(cores() - load)
     time.sleep(sample_s)
-    return max(1, min(cores(), math.floor(free_cores(before, _snapshot()) + 0.5)))
+    return _fit(free_cores(before, _snapshot()))
 
 
 class Governor:
@@ -105,7 +112,7 @@ class Governor:
             return None
         free = free_cores(self._last, now)
         self._last = now
-        n = max(1, min(cores(), math.floor(free + 0.5)))
+        n = _fit(free)
         if n == self.threads:
             return None
         self.threads = n
