@@ -59,6 +59,13 @@ def test_a_finished_run_restores_the_signal_handlers(tmp_path):
     assert run_state(run.dir) == "finished"
 
 
+def test_a_run_that_cannot_start_says_failed(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE")  # online without a key: the tracker refuses
+    with pytest.raises(Exception, match="wandb_mode='online' but no W&B API key"):
+        Run(Exp001Config(output_dir=str(tmp_path / "run"), wandb_mode="online"))
+    assert run_state(tmp_path / "run") == "failed"
+
+
 def write_running(folder, **who) -> None:
     folder.mkdir()
     metrics = {"status": "running", "pid": os.getpid(), "host": socket.gethostname(), **who}

@@ -63,9 +63,16 @@ class Run:
         write_json(self.dir / "metrics.json", self.metrics)
         self._signals = _catch_signals()
         print(f"run {self.name}: outputs in {self.dir}")
-        with self.phase("login"):
-            self.tracker = tracker if tracker is not None else make_tracker(cfg)
-        self.adapter: ModelAdapter = self.template.make_adapter(cfg)
+        try:
+            with self.phase("login"):
+                self.tracker = tracker if tracker is not None else make_tracker(cfg)
+            self.adapter: ModelAdapter = self.template.make_adapter(cfg)
+        except BaseException as err:  # no tracker to finish: the file alone says how it ended
+            self.finished = True
+            _restore_signals(self._signals)
+            self.metrics.update(status="failed", error=f"{type(err).__name__}: {err}")
+            write_json(self.dir / "metrics.json", self.metrics)
+            raise
         _set_error_hook(self)
 
     @contextmanager
