@@ -752,3 +752,10 @@ def test_a_trial_skips_the_refit_and_test_forecast(tmp_path, small_data_dir):
     assert metrics["refit"] == pipeline.SKIPPED == "skipped-sweep-trial"
     assert "forecast" not in metrics["timings"] and metrics["val_rmsle"] > 0
     assert not (trial / "submission.csv").exists() and (trial / "model.txt").is_file()
+
+
+def test_a_trial_whose_kernel_died_counts_as_failed(tmp_path):
+    trial = _trial(_sweep_dir(tmp_path, None), "trial-001")
+    (trial / "metrics.json").write_text(json.dumps({"status": "running", "pid": 1}))
+    assert sweep_trials.end_trial(trial) == "failed"
+    assert json.loads((trial / sweep.TRIAL_FILE).read_text())["error"] == "run never finished"
