@@ -1,7 +1,9 @@
 """Benchmark every template at full scale, side by side: speed, memory, honesty of validation.
 
     .venv/bin/python benchmarks/bench.py [--templates exp001,exp002,exp003]
-        [--folds 1] [--seeds 0] [--data DIR] [-p NAME VALUE ...]
+        [--folds 1] [--seeds 0] [--data DIR] [--small] [-p NAME VALUE ...]
+    .venv/bin/python benchmarks/bench.py --templates exp001 --neighbour [--small]
+    .venv/bin/python benchmarks/bench.py --templates exp001 --sweep-trial [--small]
 
 For each seed it generates full-scale synthetic data (54 stores x 33 families x 1,684 days)
 unless --data points at a folder that has it, runs each template through papermill exactly as a
@@ -12,6 +14,13 @@ and prints one row per run: wall time, the kernel's peak RSS, seconds per traini
 from the test. `-p` parameters go to every run (e.g. `-p num_threads 1`). It also times the usual
 pandas way of building rolling features (`groupby().transform(lambda s: s.rolling(w)...)`)
 against this package's feature build on the same data.
+
+`--neighbour` times each template four ways instead, side by side: idle and next to a CPU-bound
+neighbour (one busy-loop process per core, as other work on a shared machine), each with the
+old thread default (`num_threads` = all cores, forced by parameter) and with today's (`0`: the
+cores free, see `store_sales.threads`). `--small` uses 3 stores from 2016-06-01 (the tests'
+data) instead of full scale. `--sweep-trial` times a full run against one trial of a local
+sweep with the same parameters (a trial skips the refit and the test forecast).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +45,7 @@ from store_sales.metrics import rmsle
 from store_sales.synth import generate, load_solution
 from store_sales.templates import TEMPLATES
 from store_sales.templates.exp001 import Exp001Config
+from store_sales.threads import cores
 from store_sales.validation import make_plan
 
 
@@ -59,6 +70,96 @@ def ours(data) -> tuple[float, str]:
     rows = build_features(panel, origins, cfg.zero_window)
     what = f"panel + all {len(feature_names())} features of one fold, {len(rows):,} rows"
     return time.perf_counter() - t0, what
+
+
+@contextmanager
+def neighbour(on: bool):
+    """One busy-loop process per core while the block runs (nothing when `on` is False)."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(cores() if on else 0)
+    ]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def busy_table(templates: list[str], data_dir: Path, work: Path, extra: list) -> None:
+    """Wall time idle vs with a neighbour, old thread default vs today's, in one table."""
+    before = [("num_threads", cores())]  # what 0 meant before: one thread per core
+    cases = [
+        (busy, name, p) for busy in (False, True) for name, p in (("before", before), ("after", []))
+    ]
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {cores()} cores", flush=True)
+    times: dict = {}
+    for template in templates:
+        for busy, name, p in cases:
+            out = work / f"{template}-{'busy' if busy else 'idle'}-{name}"
+            with neighbour(busy):
+                r = run_template(template, data_dir, out, 1, [*extra, *p])
+            times[template, busy, name] = r
+            print(
+                f"{template} {'neighbour' if busy else 'idle'} {name}: {r['wall']:.0f} s "
+                f"(train {r['m']['timings']['train']:.1f} s, threads {r['m'].get('threads')}), "
+                f"test {r['test']:.4f}",
+                flush=True,
+            )
+    print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
+    print(
+        "\ntemplate  wall s: idle before  idle after  neighbour before  neighbour after"
+        "   neighbour/idle before  after"
+    )
+    for template in templates:
+        w = {(b, n): times[template, b, n]["wall"] for b, n, _ in cases}
+        print(
+            f"{template:<8}  {w[False, 'before']:>17.0f}  {w[False, 'after']:>10.0f}  "
+            f"{w[True, 'before']:>16.0f}  {w[True, 'after']:>15.0f}  "
+            f"{w[True, 'before'] / w[False, 'before']:>21.1f}x  "
+            f"{w[True, 'after'] / w[False, 'after']:>4.1f}x"
+        )
+
+
+def trial_table(templates: list[str], data_dir: Path, work: Path, extra: list) -> None:
+    """A full run against one local-sweep trial of the same parameters (a one-point grid)."""
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {cores()} cores", flush=True)
+    rows = []
+    for template in templates:
+        full = run_template(template, data_dir, work / f"{template}-full", 1, extra)
+        spec = work / f"{template}-sweep.yaml"
+        spec.write_text(
+            f"name: bench-{template}\nmethod: grid\nmetric: {{name: val/rmsle, goal: minimize}}\n"
+            f"parameters:\n  seed: {{values: [42]}}\n"
+        )
+        folder = work / f"{template}-sweep"
+        cmd = [sys.executable, "-m", "store_sales", "sweep", "local", str(spec), "--count", "1"]
+        cmd += ["--template", template, "--sweep-dir", str(folder)]
+        params = {"data_dir": data_dir, "num_threads": 0}  # a local sweep sets wandb_mode
+        for name, value in [*params.items(), *extra]:
+            cmd += ["-p", name, str(value)]
+        env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
+        if done.returncode:
+            raise SystemExit(f"sweep failed:\n{done.stderr.decode()[-3000:]}")
+        m = json.loads(next(folder.glob("trials/*/metrics.json")).read_text())
+        rows.append((template, full, wall, m))
+        print(f"{template}: full {full['wall']:.0f} s, sweep trial {wall:.0f} s", flush=True)
+    print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
+    print(
+        "\ntemplate  full run: wall s  kernel s  val RMSLE   sweep trial: wall s  kernel s  "
+        "val RMSLE  refit                trial/full (kernel)"
+    )
+    for template, full, wall, m in rows:
+        total, trial_total = full["m"]["timings"]["total"], m["timings"]["total"]
+        print(
+            f"{template:<8}  {full['wall']:>15.0f}  {total:>8.1f}  {full['m']['val_rmsle']:.5f}  "
+            f"{wall:>19.0f}  {trial_total:>8.1f}  {m['val_rmsle']:.5f}  {m['refit']:<19}  "
+            f"{trial_total / total:>19.2f}"
+        )
 
 
 def run_template(template: str, data_dir: Path, out: Path, n_folds: int, extra: list) -> dict:
@@ -95,6 +196,11 @@ def main() -> int:
     parser.add_argument("--data", help="folder with full-scale synthetic data (one seed)")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--keep", action="store_true", help="keep the data and run folders")
+    parser.add_argument("--small", action="store_true", help="3 stores from 2016-06-01")
+    parser.add_argument(
+        "--neighbour", action="store_true", help="idle vs a CPU-bound neighbour, before/after"
+    )
+    parser.add_argument("--sweep-trial", action="store_true", help="a full run vs a sweep trial")
     args = parser.parse_args()
     templates = args.templates.split(",")
     folds = [int(k) for k in args.folds.split(",")]
@@ -105,7 +211,14 @@ def main() -> int:
     for seed in seeds if not args.data else seeds[:1]:
         data_dir = Path(args.data) if args.data else work / f"data-seed{seed}"
         if not (data_dir / "hidden" / "synth.json").is_file():
-            generate(data_dir, seed=seed)
+            size = {"n_stores": 3, "start": "2016-06-01"} if args.small else {}
+            generate(data_dir, seed=seed, **size)
+        if args.neighbour or args.sweep_trial:
+            if args.neighbour:
+                busy_table(templates, data_dir, work, args.p)
+            if args.sweep_trial:
+                trial_table(templates, data_dir, work, args.p)
+            continue
         for template in templates:
             for k in folds:
                 out = work / f"{template}-seed{seed}-folds{k}"
@@ -118,6 +231,10 @@ def main() -> int:
                     flush=True,
                 )
 
+    if args.neighbour or args.sweep_trial:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     print(
         "\ntemplate  seed  folds  wall_s  peak_MB  s/step  steps  val     CV mean ± std     "
         "test    floor   test/floor  |val-test|  |CV-test|"

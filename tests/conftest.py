@@ -23,11 +23,12 @@ from store_sales import runner
 from store_sales.synth import generate
 
 SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
-# Parameters that keep each template's end-to-end run on the small data to seconds.
+# Parameters that keep each template's end-to-end run on the small data to seconds. One thread:
+# on a machine shared with other tests, two OpenMP threads per kernel collapse (minutes per fit).
 QUICK = {
-    "exp001": {"n_origins": 6, "num_threads": 2, "num_boost_round": 300},
-    "exp002": {"n_origins": 6, "num_threads": 2, "num_boost_round": 300},
-    "exp003": {"n_origins": 6, "num_threads": 2, "max_epochs": 2},
+    "exp001": {"n_origins": 6, "num_threads": 1, "num_boost_round": 300},
+    "exp002": {"n_origins": 6, "num_threads": 1, "num_boost_round": 300},
+    "exp003": {"n_origins": 6, "num_threads": 1, "max_epochs": 2},
 }
 
 # ---- the e2e marker ---------------------------------------------------------------------------

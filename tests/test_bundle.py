@@ -438,6 +438,6 @@ def test_sweep_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_pat
     assert (sweep_dir / "best.yaml").is_file()
     trials = sorted((sweep_dir / "trials").iterdir())
     assert len(trials) == 2
-    for trial in trials:  # each trial is a complete exp001 run with its offline W&B run
-        assert (trial / "submission.csv").is_file()
+    for trial in trials:  # each trial is an exp001 run with its offline W&B run, no refit
+        assert json.loads((trial / "metrics.json").read_text())["refit"] == "skipped-sweep-trial"
         assert list(trial.glob("wandb/offline-run-*/run-*.wandb"))

@@ -28,6 +28,8 @@ KAGGLE_IMAGE = (
     "xgboost",
     "matplotlib",
     "wandb",
+    "mlflow",  # not on Kaggle's image; the MLflow of its era, for `pip install mlflow` there
+    "sqlalchemy",
 )
 
 

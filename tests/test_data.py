@@ -52,6 +52,17 @@ def test_test_period_must_follow_train(data_copy):
     test = pd.read_csv(path)
     test["date"] = (pd.to_datetime(test["date"]) + pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d")
     test.to_csv(path, index=False)
+    # as a train.csv cut at a day's end: both files are named, train.csv first
+    with pytest.raises(DataError, match=r"train.csv: ends on .* but test.csv starts on"):
+        load_data(data_copy)
+
+
+def test_test_days_must_be_consecutive(data_copy):
+    path = data_copy / "test.csv"
+    test = pd.read_csv(path)
+    last = test["date"] == test["date"].max()
+    test.loc[last, "date"] = "2017-09-05"
+    test.to_csv(path, index=False)
     with pytest.raises(DataError, match="test period must be the consecutive days right after"):
         load_data(data_copy)
 
@@ -70,3 +81,54 @@ def test_bad_input_destroys_nothing(data_copy):
 def test_explicit_missing_folder_is_an_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_data(tmp_path / "nowhere")
+
+
+def duplicate_line(path, line: int) -> None:
+    """Write `line` (1-based, header = 1) twice: the copy becomes line + 1."""
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(line, lines[line - 1])
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "key"),
+    [
+        ("stores", 3, "(store_nbr)"),
+        ("train", 10, "(date, store_nbr, family)"),
+        ("test", 10, "(date, store_nbr, family)"),
+    ],
+)
+def test_a_duplicate_key_names_file_line_and_fix(data_copy, name, line, key):
+    duplicate_line(data_copy / f"{name}.csv", line)
+    with pytest.raises(DataError) as err:
+        load_data(data_copy)
+    msg = str(err.value)
+    assert f"{name}.csv: line {line + 1} repeats line {line} (" in msg
+    assert f"each {key} must appear once. Remove the duplicate" in msg
+
+
+def test_a_file_cut_mid_line_is_called_truncated(data_copy):
+    path = data_copy / "train.csv"
+    text = path.read_bytes()
+    path.write_bytes(text[: len(text) - 20])  # inside the last line
+    n_lines = text[: len(text) - 20].count(b"\n") + 1
+    with pytest.raises(DataError, match=rf"train.csv: truncated: its last line \(line {n_lines}:"):
+        load_data(data_copy)
+
+
+def test_a_train_file_cut_at_a_line_end_is_called_truncated_not_test(data_copy):
+    path = data_copy / "train.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-5]))
+    with pytest.raises(DataError) as err:
+        load_data(data_copy)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: truncated: its last day 2017-08-15 has ")
+    assert f"ends at line {len(lines) - 5}" in msg
+    assert "test.csv" not in msg
+
+
+def test_a_file_without_a_final_newline_is_fine(data_copy):
+    path = data_copy / "stores.csv"
+    path.write_text(path.read_text().rstrip("\n"))
+    assert len(load_data(data_copy).stores) == 3

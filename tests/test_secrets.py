@@ -148,7 +148,7 @@ def fakes(monkeypatch):
     lgb_integration.wandb_callback = lambda: lambda env: None
     lgb_integration.log_summary = lambda model, **kwargs: None
     monkeypatch.setitem(sys.modules, "wandb.integration.lightgbm", lgb_integration)
-    monkeypatch.setattr(login, "reachable", lambda url, timeout=0: True)
+    monkeypatch.setattr(login, "api_problem", lambda url, key, timeout=0: "")  # W&B answers
     monkeypatch.delenv("WANDB_MODE")
     return secrets, wandb
 

@@ -218,7 +218,12 @@ def test_a_run_records_its_commit_when_it_starts(tmp_path):
 @pytest.mark.parametrize(
     ("metrics", "submission", "expected"),
     [
-        ({"status": "running"}, True, f"error: run {NAME} is running, not finished"),
+        ({"status": "running"}, True, f"error: run {NAME} is killed, not finished"),  # no pid
+        (
+            {"status": "running", "pid": os.getpid(), "host": socket.gethostname()},
+            True,
+            f"error: run {NAME} is running, not finished",
+        ),
         ({"status": "failed"}, True, f"error: run {NAME} is failed, not finished"),
         ({}, False, f"error: run {NAME} has no submission.csv in "),
     ],

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import isolate_wandb, leet_records
+from conftest import QUICK, isolate_wandb, leet_records
 
-from store_sales import runner, sweep
+from store_sales import pipeline, runner, sweep
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.paths import REPO_ROOT
 from store_sales.sweep import local as sweep_local
@@ -730,3 +730,32 @@ def test_sweep_notebook_is_thin_and_shows_the_results(hyperband_sweep):
     outputs = json.dumps([c.get("outputs") for c in executed.cells])
     assert "trial-002 stopped" in outputs and "best.yaml" in outputs
     assert "image/png" in outputs  # the plot
+
+
+def test_a_trial_skips_the_refit_and_test_forecast(tmp_path, small_data_dir):
+    """Only the validation score of a trial counts; best.yaml reruns the winner in full."""
+    folder = _sweep_dir(tmp_path, None)
+    trial = _trial(folder, "trial-001")
+    cfg = exp001.Exp001Config(
+        data_dir=str(small_data_dir),
+        output_dir=str(trial),
+        wandb_mode="disabled",
+        sweep_dir=str(folder),
+        **QUICK["exp001"],
+    )
+    run = pipeline.start(cfg)
+    data, panel = pipeline.load(run)
+    validation = pipeline.validate(run, panel)
+    forecast = pipeline.forecast(run, data, panel, validation)
+    pipeline.report(run, panel, validation, forecast)
+    metrics = run.finish()
+    assert metrics["refit"] == pipeline.SKIPPED == "skipped-sweep-trial"
+    assert "forecast" not in metrics["timings"] and metrics["val_rmsle"] > 0
+    assert not (trial / "submission.csv").exists() and (trial / "model.txt").is_file()
+
+
+def test_a_trial_whose_kernel_died_counts_as_failed(tmp_path):
+    trial = _trial(_sweep_dir(tmp_path, None), "trial-001")
+    (trial / "metrics.json").write_text(json.dumps({"status": "running", "pid": 1}))
+    assert sweep_trials.end_trial(trial) == "failed"
+    assert json.loads((trial / sweep.TRIAL_FILE).read_text())["error"] == "run never finished"

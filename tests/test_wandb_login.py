@@ -1,4 +1,7 @@
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import free_port
@@ -20,7 +23,7 @@ def test_kaggle_secret_comes_first(monkeypatch, fake_kaggle_secrets_module):
 def test_secret_reaches_wandb_only_online(monkeypatch, fake_kaggle_secrets_module):
     monkeypatch.delenv("WANDB_MODE")
     fake_kaggle_secrets_module(SENTINEL)
-    monkeypatch.setattr(login, "reachable", lambda url, timeout=0: True)
+    monkeypatch.setattr(login, "api_problem", lambda url, key, timeout=0: "")
     assert login.resolve_mode("auto")[0] == "online"
     assert login.os.environ["WANDB_API_KEY"] == SENTINEL
 
@@ -72,7 +75,7 @@ def test_require_online_says_why_in_a_typed_error(monkeypatch):
         login.require_online()
     assert err.value.problem.startswith("no W&B API key")
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-    monkeypatch.setattr(login, "reachable", lambda url, timeout=0: False)
+    monkeypatch.setattr(login, "api_problem", lambda url, key, timeout=0: f"{url} unreachable")
     with pytest.raises(WandbLoginError, match="unreachable"):
         login.require_online()
 
@@ -82,3 +85,61 @@ def test_explicit_modes_never_look_for_a_key(monkeypatch, mode, fake_kaggle_secr
     fake_kaggle_secrets_module(SENTINEL)
     assert login.resolve_mode(mode)[0] == mode
     assert "WANDB_API_KEY" not in login.os.environ
+
+
+@pytest.fixture
+def silent_server():
+    """A W&B host that accepts TCP connections and never answers (a proxy, a captive portal)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)  # the kernel completes the handshakes; nobody ever reads or writes
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def answering_server():
+    """A W&B API that answers the viewer query: 200, or 401 for the key "bad"."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            bad = self.headers.get("Authorization", "").endswith("YXBpOmJhZA==")  # api:bad
+            self.send_response(401 if bad else 200)
+            self.end_headers()
+            self.wfile.write(b'{"data": {"viewer": {"id": "x"}}}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_auto_goes_offline_when_the_server_accepts_but_never_answers(monkeypatch, silent_server):
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", SENTINEL)
+    monkeypatch.setenv("WANDB_BASE_URL", silent_server)
+    monkeypatch.setattr(login, "API_TIMEOUT", 1.0)
+    t0 = time.perf_counter()
+    mode, note = login.resolve_mode("auto")
+    assert time.perf_counter() - t0 < 3
+    assert mode == "offline"
+    assert note == f"W&B offline: W&B server {silent_server} did not answer within 1 s"
+    with pytest.raises(WandbLoginError, match=r"^wandb_mode='online' but .* did not answer"):
+        login.resolve_mode("online")
+
+
+def test_auto_goes_online_when_the_api_answers(monkeypatch, answering_server):
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", SENTINEL)
+    monkeypatch.setenv("WANDB_BASE_URL", answering_server)
+    assert login.resolve_mode("auto") == ("online", "W&B online (key from WANDB_API_KEY)")
+    monkeypatch.setenv("WANDB_API_KEY", "bad")
+    mode, note = login.resolve_mode("auto")
+    assert (mode, note) == (
+        "offline",
+        f"W&B offline: W&B server {answering_server} rejected the API key (HTTP 401)",
+    )

@@ -14,10 +14,10 @@ from .errors import UserError
 
 @one_line_errors
 def _cmd_synth(args) -> int:
-    from .synth import generate
+    from .synth import describe, generate
 
     info = generate(args.out, seed=args.seed, n_stores=args.stores, start=args.start)
-    print(f"synthetic data written to {Path(args.out).resolve()} ({info})")
+    print(describe(info))
     return 0
 
 

@@ -117,6 +117,7 @@ def read_table(path: Path, name: str) -> pd.DataFrame:
             f"{path}: missing column(s) {missing}; found {header}. "
             f"Kaggle's {path.name} has {list(schema)}: re-download it or fix the header."
         )
+    _check_cut_mid_line(path, len(header))
     try:
         table = pacsv.read_csv(
             path,
@@ -149,6 +150,64 @@ def read_table(path: Path, name: str) -> pd.DataFrame:
         else:
             columns[column] = col.to_pandas()
     return pd.DataFrame(columns)
+
+
+def _check_cut_mid_line(path: Path, n_columns: int) -> None:
+    """A file cut mid-line (an interrupted download or copy) ends without a newline in a line
+    with fewer fields than the header; found from the file's tail, before the parse."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    if not tail or tail.endswith(b"\n"):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode(errors="replace")
+    if len(next(csv.reader([last]), [])) >= n_columns:
+        return  # complete, just no final newline (an editor's save)
+    with path.open("rb") as fh:
+        line = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) + 1
+    raise DataError(
+        f"{path}: truncated: its last line (line {line}: {last[:60]!r}) is cut off mid-line. "
+        f"Re-download {path.name} (or write it again with `store-sales synth`)."
+    )
+
+
+def _first_duplicate(frame: pd.DataFrame, key: list[str]) -> tuple[int, int] | None:
+    """File line numbers (header = line 1) of the first row repeating an earlier row's key,
+    and of that earlier row."""
+    repeats = frame.duplicated(key).to_numpy()
+    if not repeats.any():
+        return None
+    i = int(repeats.argmax())
+    earlier = int((frame[key].iloc[:i] == frame[key].iloc[i]).all(axis=1).to_numpy().argmax())
+    return earlier + 2, i + 2
+
+
+def _check_unique(frame: pd.DataFrame, key: list[str], path: Path) -> None:
+    found = _first_duplicate(frame, key)
+    if found:
+        earlier, line = found
+        row = frame.iloc[line - 2]
+        values = ", ".join(
+            f"{k}={row[k].date() if isinstance(row[k], pd.Timestamp) else row[k]}" for k in key
+        )
+        raise DataError(
+            f"{path}: line {line} repeats line {earlier} ({values}); each "
+            f"({', '.join(key)}) must appear once. Remove the duplicate or re-download the file."
+        )
+
+
+def _check_last_day_complete(frame: pd.DataFrame, path: Path) -> None:
+    """A file cut at a line boundary parses, but its last day lacks series the others have."""
+    last = frame["date"].iloc[-1]
+    per_day = frame["date"].value_counts(sort=False)
+    if per_day[last] < per_day.max():
+        raise DataError(
+            f"{path}: truncated: its last day {last.date()} has {per_day[last]:,} rows, other "
+            f"days up to {per_day.max():,} (the file ends at line {len(frame) + 1}). "
+            f"Re-download {path.name} (or write it again with `store-sales synth`)."
+        )
 
 
 def resolve_data_dir(data_dir: str | Path = "") -> tuple[Path, str]:
@@ -198,11 +257,26 @@ def check_consistency(data: CompetitionData) -> None:
     folder = data.source
     if train.empty or test.empty:
         raise DataError(f"{folder}: train.csv and test.csv must both have rows.")
+    key = ["store_nbr", "family"]
+    # keys and truncation first: later checks (and build_panel) would blame another file
+    _check_unique(data.stores, ["store_nbr"], folder / "stores.csv")
+    _check_unique(train, ["date", *key], folder / "train.csv")
+    _check_unique(test, ["date", *key], folder / "test.csv")
     # Kaggle's files are sorted by date; sort only when needed (it copies 3M rows).
-    if not train["date"].is_monotonic_increasing:
+    if train["date"].is_monotonic_increasing:
+        _check_last_day_complete(train, folder / "train.csv")
+    else:
         data.train = train = train.sort_values("date", kind="stable", ignore_index=True)
+    if test["date"].is_monotonic_increasing:
+        _check_last_day_complete(test, folder / "test.csv")
     last = train["date"].iloc[-1]
     test_days = pd.DatetimeIndex(test["date"].unique()).sort_values()
+    if test_days[0] > last + pd.Timedelta(days=1):
+        raise DataError(
+            f"{folder / 'train.csv'}: ends on {last.date()} (line {len(train) + 1}) but "
+            f"test.csv starts on {test_days[0].date()}: train.csv looks truncated, or the files "
+            "come from different downloads. Re-download train.csv (or use matching files)."
+        )
     expected = pd.date_range(last + pd.Timedelta(days=1), periods=len(test_days), freq="D")
     if not test_days.equals(expected):
         raise DataError(
@@ -212,21 +286,18 @@ def check_consistency(data: CompetitionData) -> None:
         )
     if len(test_days) != HORIZON:
         print(f"note: test covers {len(test_days)} days (Kaggle's covers {HORIZON}).")
-    key = ["store_nbr", "family"]
-    if train.duplicated(["date", *key]).any():
-        raise DataError(f"{folder / 'train.csv'}: duplicate (date, store_nbr, family) rows.")
     train_series = set(map(tuple, train[key].drop_duplicates().astype(str).to_numpy()))
     test_series = set(map(tuple, test[key].drop_duplicates().astype(str).to_numpy()))
     unseen = test_series - train_series
     if unseen:
         raise DataError(
             f"{folder / 'test.csv'}: {len(unseen)} (store_nbr, family) series never appear in "
-            f"train.csv, e.g. {sorted(unseen)[:3]}. Use matching train/test files."
+            f"train.csv, e.g. {[(int(n), str(f)) for n, f in sorted(unseen)[:3]]}. Use matching train/test files."
         )
     no_meta = set(train["store_nbr"].unique()) - set(data.stores["store_nbr"])
     if no_meta:
         raise DataError(
-            f"{folder / 'stores.csv'}: stores {sorted(no_meta)[:5]} are in train.csv but not in "
+            f"{folder / 'stores.csv'}: stores {sorted(int(n) for n in no_meta)[:5]} are in train.csv but not in "
             "stores.csv."
         )
     sub_ids = data.sample_submission["id"]

@@ -24,6 +24,7 @@ import pandas as pd
 from .cliutil import typed_value
 from .errors import UserError
 from .jsonio import read_json
+from .runstate import state
 
 # folders that hold a tracker's files, never a run of ours: not walked into
 _SKIP_DIRS = frozenset({"wandb", "mlartifacts", "mlruns", ".ipynb_checkpoints", "__pycache__"})
@@ -74,7 +75,7 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        return run_status(self.metrics)
+        return state(self.metrics)
 
     @property
     def started(self) -> str:
@@ -112,24 +113,6 @@ class RunRecord:
             "tracker": self.metrics.get("tracker") or "+".join(trackers) or "",
             "dir": str(self.dir),
         }
-
-
-def run_status(metrics: dict[str, Any]) -> str:
-    """finished | failed | running | killed: a "running" run whose process is gone on this
-    host was killed (SIGKILL, a lost machine); one with no metrics.json at all never started."""
-    status = metrics.get("status") or "unknown"
-    if status != "running":
-        return status
-    pid, host = metrics.get("pid"), metrics.get("host")
-    if pid is None or (host and host != os.uname().nodename):
-        return status
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return "killed"
-    except PermissionError:  # alive, another user's
-        pass
-    return status
 
 
 @cache

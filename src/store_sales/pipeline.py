@@ -14,6 +14,7 @@ import sys
 from dataclasses import asdict
 
 import numpy as np
+import pandas as pd
 
 from . import metrics as m
 from . import plots, predictions
@@ -25,6 +26,8 @@ from .run import Run
 from .rundir import copy_submission_for_kaggle
 from .trackers import RunInfo
 from .validation import Forecast, Validation, cross_validate, forecast_test, make_plan
+
+SKIPPED = "skipped-sweep-trial"  # metrics.json's `refit` for a sweep trial
 
 
 def start(cfg) -> Run:
@@ -125,6 +128,21 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
     """Refit (or reuse fold 1's model), forecast the test, write submission.csv and
     test_pred.parquet."""
     cfg = run.cfg
+    if cfg.sweep_dir:
+        # a sweep trial is judged on validation only, and best.yaml reruns the winner in full:
+        # a refit and a test forecast here would be thrown away (about 40% of a run)
+        print("sweep trial: no refit, no test forecast (only the validation score counts)")
+        fit = validation.fit
+        return Forecast(
+            ids=np.zeros(0, np.int64),
+            sales=np.zeros(0),
+            s=np.zeros(0, np.int64),
+            day=np.zeros(0, np.int64),
+            model=fit.model,
+            steps=fit.best_step,
+            refit=SKIPPED,
+            submission=pd.DataFrame({"id": np.zeros(0, np.int64), "sales": np.zeros(0)}),
+        )
     with run.phase("forecast"):
         result = forecast_test(
             panel, run.plan, run.adapter, validation, cfg.zero_window, cfg.refit, timer=run.phase
@@ -147,9 +165,11 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     first = validation.first
     fit = first.fit
 
+    tested = forecast.refit != SKIPPED  # a sweep trial made no test forecast
     model_path = adapter.save(forecast.model, run.dir / adapter.model_file)
-    stem, dot, suffix = adapter.model_file.partition(".")
-    adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
+    if tested:
+        stem, dot, suffix = adapter.model_file.partition(".")
+        adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
     (run.dir / "features.txt").write_text("\n".join(features) + "\n")
 
     oof = predictions.oof_frame(panel, validation)
@@ -232,16 +252,18 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     tracker.artifact(
         f"{cfg.exp_name}-model", "model", [model_path, run.dir / "features.txt"], summary
     )
-    tracker.artifact(
-        f"{cfg.exp_name}-submission",
-        "submission",
-        [run.dir / "submission.csv"],
-        {"run_name": run.name, "val_rmsle": first.rmsle, **cv},
-    )
+    if tested:
+        tracker.artifact(
+            f"{cfg.exp_name}-submission",
+            "submission",
+            [run.dir / "submission.csv"],
+            {"run_name": run.name, "val_rmsle": first.rmsle, **cv},
+        )
     tracker.artifact(
         f"{cfg.exp_name}-predictions",
         "predictions",
-        [run.dir / predictions.OOF_FILE, run.dir / predictions.TEST_PRED_FILE],
+        [run.dir / predictions.OOF_FILE]
+        + ([run.dir / predictions.TEST_PRED_FILE] if tested else []),
         {"run_name": run.name, "n_folds": len(validation.folds), **cv},
     )
     _show(figures)

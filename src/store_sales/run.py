@@ -2,11 +2,19 @@
 
 In a notebook, an exception in any later cell finishes the run (tracker exit code 1, or 130 for
 an interrupt) and writes metrics.json with `status: failed`; the traceback is shown as usual, so
-papermill still fails.
+papermill still fails. SIGTERM and SIGHUP (`timeout`, `kill`, a scheduler, a closed terminal)
+become a `RunSignal` exception while the run is open, so they end it the same way (exit code
+128 + the signal's number, `"signal"` in metrics.json). A SIGKILL cannot be caught: metrics.json
+is written with `status: running`, the pid and the host at the start, so `runstate.run_state`
+can tell a dead run from a live one later.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -17,7 +25,20 @@ from .envinfo import git_commit, peak_rss_mb
 from .jsonio import write_json
 from .models.base import ModelAdapter
 from .rundir import new_run_dir
+from .runstate import process_start
 from .trackers import Tracker, make_tracker
+
+HANDLED_SIGNALS = ("SIGTERM", "SIGHUP")  # SIGINT is already KeyboardInterrupt
+
+
+class RunSignal(BaseException):
+    """A termination signal, raised in the main thread. A BaseException, as KeyboardInterrupt:
+    an `except Exception` in a cell must not swallow it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.signal = signal.Signals(signum).name
+        super().__init__(f"{self.signal} received: the run was stopped")
 
 
 class Run:
@@ -32,22 +53,35 @@ class Run:
             "template": self.template.name,
             "model": self.template.model,
             "tracker": cfg.tracker,
+            # who runs it: a "running" file whose process is gone was killed (runstate)
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "process_start": process_start(os.getpid()),
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
             "git_commit": git_commit(),  # `store-sales submit` quotes it in the message
         }
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self._t0 = time.perf_counter()
+        write_json(self.dir / "metrics.json", self.metrics)
+        self._signals = _catch_signals()
         print(f"run {self.name}: outputs in {self.dir}")
         # the config first: a run that fails later still says what it was (`store-sales runs`)
         write_json(
             self.dir / "config.json",
             {"run_name": self.name, "template": self.template.name, **asdict(cfg)},
         )
-        with self.phase("login"):
-            self.tracker = tracker if tracker is not None else make_tracker(cfg)
-        make = self.template.make_adapter
-        self.adapter: ModelAdapter | None = make(cfg) if make else None
+        try:
+            with self.phase("login"):
+                self.tracker = tracker if tracker is not None else make_tracker(cfg)
+            make = self.template.make_adapter
+            self.adapter: ModelAdapter | None = make(cfg) if make else None
+        except BaseException as err:  # no tracker to finish: the file alone says how it ended
+            self.finished = True
+            _restore_signals(self._signals)
+            self.metrics.update(status="failed", error=f"{type(err).__name__}: {err}")
+            write_json(self.dir / "metrics.json", self.metrics)
+            raise
         _set_error_hook(self)
 
     @contextmanager
@@ -68,6 +102,9 @@ class Run:
         self.metrics["status"] = "finished" if exit_code == 0 else "failed"
         self.metrics["timings"] = self.timings
         self.metrics["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        threads = getattr(self.adapter, "threads_used", None)
+        if threads:  # per fit: the count it started with, then any change (see threads.py)
+            self.metrics["threads"] = threads
         system = {f"system/time_{k}_s": v for k, v in self.timings.items()}
         rows = self.metrics.get("n_train_rows")
         if rows and self.timings.get("train"):
@@ -95,6 +132,7 @@ class Run:
         for line in self.tracker.closing_lines():
             print(line)
         _set_error_hook(None)
+        _restore_signals(self._signals)
         return self.metrics
 
 
@@ -114,7 +152,34 @@ def _set_error_hook(run: Run | None) -> None:
     def on_error(shell, etype, value, tb, tb_offset=None):
         if not run.finished:
             run.metrics["error"] = f"{etype.__name__}: {value}"
-            run.finish(exit_code=130 if issubclass(etype, KeyboardInterrupt) else 1)
+            exit_code = 1
+            if issubclass(etype, KeyboardInterrupt):
+                run.metrics["signal"], exit_code = "SIGINT", 130
+            elif isinstance(value, RunSignal):
+                run.metrics["signal"], exit_code = value.signal, 128 + value.signum
+            run.finish(exit_code=exit_code)
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
     shell.set_custom_exc((BaseException,), on_error)
+
+
+def _raise_signal(signum, frame):
+    raise RunSignal(signum)
+
+
+def _catch_signals() -> dict:
+    """Turn SIGTERM/SIGHUP into RunSignal while the run is open; returns the old handlers.
+    Only the main thread may set handlers (a run built in another thread keeps the defaults)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for name in HANDLED_SIGNALS:
+        signum = getattr(signal, name, None)  # Windows has no SIGHUP
+        if signum is not None:
+            old[signum] = signal.signal(signum, _raise_signal)
+    return old
+
+
+def _restore_signals(old: dict) -> None:
+    for signum, handler in old.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

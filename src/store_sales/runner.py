@@ -14,6 +14,7 @@ from .errors import USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
 from .rundir import new_run_dir
+from .runstate import forward_signals
 from .templates import NOTEBOOKS
 
 
@@ -91,14 +92,16 @@ def run(
     streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if log_output else {}
     executed = out_dir / path.name
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(executed),
-            parameters=params,
-            progress_bar=False,
-            **streams,
-            **papermill_kwargs,
-        )
+        # the kernel has its own session: a SIGTERM/SIGHUP sent to us would never reach it
+        with forward_signals(out_dir):
+            papermill.execute_notebook(
+                str(path),
+                str(executed),
+                parameters=params,
+                progress_bar=False,
+                **streams,
+                **papermill_kwargs,
+            )
     except PapermillExecutionError as err:
         ours = err.ename in USER_ERROR_NAMES
         message = err.evalue if ours else f"{err.ename}: {err.evalue}"

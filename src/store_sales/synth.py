@@ -506,6 +506,19 @@ def _write_lines(fh, cols: list[pa.Array]) -> None:
     fh.write(memoryview(data)[offsets[line.offset] : offsets[line.offset + len(line)]])
 
 
+def describe(info: dict) -> str:
+    """What `store-sales synth` prints: where the files went, their rows, how to use them."""
+    out = Path(info["out_dir"]).resolve()
+    lines = [f"synthetic data written to {out} in {info['seconds']:.1f} s"]
+    lines += [f"  {name + '.csv':<24}{n:>10,} rows" for name, n in info["rows"].items()]
+    if "solution" in info["paths"]:
+        lines.append(
+            "  hidden/                 the true test sales, for scoring (Kaggle keeps them)"
+        )
+    lines.append(f"run a template on it: store-sales run exp001 -p data_dir {out}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- main
 def generate(
     out_dir,

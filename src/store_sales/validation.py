@@ -224,7 +224,7 @@ class Forecast:
     day: np.ndarray  # panel day of each forecast row
     model: object  # the model that made the forecast
     steps: int  # its training steps
-    refit: bool
+    refit: bool | str  # "skipped-sweep-trial": no test forecast made (pipeline.forecast)
     submission: pd.DataFrame | None = None  # as written to submission.csv
 
 

@@ -10,7 +10,10 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+
+THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
 
 
 class _HookCallback:
@@ -57,6 +60,19 @@ class LightGBMAdapter(ModelAdapter):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
+        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
+
+    def _params(self, stage: str) -> dict:
+        """Parameters with this stage's thread count: fixed for the whole fit, because
+        LightGBM keeps its first count (LGBM_SetMaxThreads does nothing mid-training) and
+        reset_parameter re-seeds bagging, which changes the model."""
+        params = dict(self.params)
+        threads = pick(int(params.pop("num_threads", 0)))
+        self.threads_used[stage] = [threads]
+        # LightGBM's alias carries the count: W&B's callback copies these params into the run
+        # config, where `num_threads` is the parameter as asked (0 = auto) and may not change
+        params[THREADS_ALIAS] = threads
+        return params
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
         features = list(features)
@@ -65,7 +81,7 @@ class LightGBMAdapter(ModelAdapter):
         evals: dict = {}
         hook = _HookCallback(hooks, fold)
         booster = lgb.train(
-            self.params,  # the template sets metric=rmse: the hooks read val_rmse
+            self._params(f"fit_{fold}"),  # the template sets metric=rmse: the hooks read val_rmse
             dtrain,
             num_boost_round=self.num_boost_round,
             valid_sets=[dtrain, dvalid],
@@ -84,7 +100,7 @@ class LightGBMAdapter(ModelAdapter):
 
     def refit(self, train, features, steps):
         dtrain = lgb.Dataset(train[list(features)], label=train["target"], free_raw_data=True)
-        return lgb.train(self.params, dtrain, num_boost_round=steps)
+        return lgb.train(self._params("refit"), dtrain, num_boost_round=steps)
 
     def predict(self, model, rows, features) -> np.ndarray:
         return model.predict(rows[list(features)], num_iteration=model.best_iteration or None)

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..threads import Governor
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 FORMAT = 1  # of the saved file
@@ -281,19 +282,21 @@ class TorchMLPAdapter(ModelAdapter):
         self.seed = int(seed)
         self.device = device
         self.num_threads = int(num_threads)
+        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
+        self._governor: Governor | None = None  # the running fit's, re-checked per batch
         self.wandb_watch = bool(wandb_watch)
         self.verbose = verbose
 
     # -- seam
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
-        with _TorchSettings(self.num_threads, self.seed, self._device()):
+        with _TorchSettings(self._threads(f"fit_{fold}"), self.seed, self._device()):
             return self._train(train, valid, features, fold, hooks, callbacks, self.max_epochs)
 
     def refit(self, train, features, steps):
         if not 1 <= steps <= self.max_epochs:
             raise ValueError(f"refit for {steps} epochs: must lie in 1..{self.max_epochs}")
-        with _TorchSettings(self.num_threads, self.seed, self._device()):
+        with _TorchSettings(self._threads("refit"), self.seed, self._device()):
             return self._train(train, None, features, 0, (), (), int(steps)).model
 
     def predict(self, model: TorchModel, rows, features) -> np.ndarray:
@@ -302,7 +305,8 @@ class TorchMLPAdapter(ModelAdapter):
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float64)
         x_num, x_cat = _inputs(model.prep, rows)
-        with _TorchSettings(self.num_threads, None, model.device):
+        threads = self._governor.threads if self._governor else self.num_threads
+        with _TorchSettings(threads, None, model.device):
             out = _predict(model.net, x_num, x_cat, model.device)
         return out.astype(np.float64) * model.prep.target_std + model.prep.target_mean
 
@@ -337,6 +341,14 @@ class TorchMLPAdapter(ModelAdapter):
         )
 
     # -- training
+
+    def _threads(self, stage: str) -> int:
+        """CPU threads for this stage: the free cores when num_threads is 0 (see threads)."""
+        if self._device() != "cpu":
+            return self.num_threads
+        self._governor = Governor(self.num_threads)
+        self.threads_used[stage] = self._governor.used
+        return self._governor.threads
 
     def _device(self) -> str:
         if self.device == "auto":
@@ -412,6 +424,8 @@ class TorchMLPAdapter(ModelAdapter):
                     scheduler.step()
                     total += loss.detach().double() * len(idx)
                     batch += 1
+                    if device == "cpu" and self._governor and (k := self._governor.check()):
+                        torch.set_num_threads(k)  # a neighbour took (or freed) cores
                     if self.log_every > 0 and batch % self.log_every == 0 and hooks:
                         values = {
                             "train/loss": float(loss.detach()) * scale,

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 
@@ -152,10 +153,16 @@ class XGBoostAdapter(ModelAdapter):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
+        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
+        self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
 
-    @property
-    def _nthread(self) -> int:
-        return int(self.params.get("nthread", 0)) or -1  # 0: all cores, as the Booster reads it
+    def _threads(self, stage: str) -> int:
+        """This stage's thread count (the free cores when nthread is 0), kept for predict. Fixed
+        for the whole fit, as LightGBM's: a mid-training set_param reconfigures the learner."""
+        threads = pick(int(self.params.get("nthread", 0)))
+        self.threads_used[stage] = [threads]
+        self._nthread = threads
+        return threads
 
     def _matrix(self, frame: pd.DataFrame, features, ref=None) -> xgb.DMatrix:
         """Training data as XGBoost's quantized matrix (hist needs only the bins, not a copy of
@@ -171,6 +178,7 @@ class XGBoostAdapter(ModelAdapter):
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
         features = list(features)
+        threads = self._threads(f"fit_{fold}")
         dtrain = self._matrix(train, features)
         dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
         evals: dict = {}
@@ -179,7 +187,7 @@ class XGBoostAdapter(ModelAdapter):
             [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
         )
         booster = xgb.train(
-            self.params,
+            {**self.params, "nthread": threads},
             dtrain,
             num_boost_round=self.num_boost_round,
             evals=[(dtrain, "train"), (dvalid, "val")],
@@ -187,7 +195,12 @@ class XGBoostAdapter(ModelAdapter):
             verbose_eval=False,  # the monitor is placed in `callbacks` (see the module doc)
             callbacks=[
                 _InOrder(
-                    [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)]
+                    [
+                        hook,
+                        *callbacks,
+                        *monitor,
+                        _EarlyStopping(self.early_stopping_rounds, hook),
+                    ]
                 )
             ],
         )
@@ -197,7 +210,12 @@ class XGBoostAdapter(ModelAdapter):
         return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
 
     def refit(self, train, features, steps):
-        model = xgb.train(self.params, self._matrix(train, features), num_boost_round=steps)
+        threads = self._threads("refit")
+        model = xgb.train(
+            {**self.params, "nthread": threads},
+            self._matrix(train, features),
+            num_boost_round=steps,
+        )
         return _remember_categories(model, train, features)
 
     def predict(self, model, rows, features) -> np.ndarray:

@@ -63,7 +63,8 @@ class _AgentTrial:
     file the agent writes for the job (WANDB_SWEEP_PARAM_PATH) and runs the template through
     papermill. The kernel inherits the agent's WANDB_SWEEP_ID / WANDB_RUN_ID, so the template's
     own tracked run *is* the sweep run: one process writes it, and it is the same full run
-    (config, curves, plots, model and submission artifacts) as any run of the template. An
+    (config, curves, plots, model artifact) as any run of the template, less the refit and test
+    forecast no trial needs (`pipeline.forecast`). An
     agent-side run would have needed a second process writing the same run, or a second run
     per trial.
     """

@@ -118,9 +118,12 @@ def new_trial(sweep_dir: Path, suggested: dict, params: dict) -> Path:
 def end_trial(trial_dir: Path, error: str = "") -> str:
     """Record how a trial ended: finished, stopped (by hyperband) or failed."""
     record = read_json(trial_dir / TRIAL_FILE)
-    if error or not (trial_dir / "metrics.json").is_file():
+    found = (trial_dir / "metrics.json").is_file()
+    # "running": the kernel died without a word (metrics.json is written at a run's start)
+    never_ended = found and read_json(trial_dir / "metrics.json").get("status") == "running"
+    if error or not found or never_ended:
         state = "failed"
-        record["error"] = error or "no metrics.json"
+        record["error"] = error or ("run never finished" if found else "no metrics.json")
     else:
         state = "stopped" if (trial_dir / STOP_FILE).is_file() else "finished"
     record["state"] = state

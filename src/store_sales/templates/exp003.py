@@ -61,7 +61,7 @@ class Exp003Config(TemplateConfig):
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     log_every: int = 50  # batches between two batch-level logs (loss, lr, grad norm); 0 = off
     device: str = "auto"  # auto (cuda if available) | cpu | cuda
-    num_threads: int = 0  # CPU threads for torch; 0 = torch's default (all cores)
+    num_threads: int = 0  # CPU threads for torch; 0 = the cores free (threads.py)
     wandb_watch: bool = False  # W&B's wandb.watch: gradient histograms every log_every batches
 
     def problems(self) -> list[str]:
@@ -91,7 +91,7 @@ class Exp003Config(TemplateConfig):
         if self.device not in DEVICES:
             out.append(f"device={self.device!r} is not one of {DEVICES}")
         if self.num_threads < 0:
-            out.append(f"num_threads={self.num_threads!r} must be >= 0 (0 = torch's default)")
+            out.append(f"num_threads={self.num_threads!r} must be >= 0 (0 = the free cores)")
         return out
 
 

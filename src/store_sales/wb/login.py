@@ -7,9 +7,13 @@ and only when the run goes online: it is never printed, written to a file, or pu
 
 from __future__ import annotations
 
+import base64
+import json
 import netrc
 import os
-import socket
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +21,7 @@ from ..errors import UserError
 
 SECRET_LABEL = "wandb_api_key"
 DEFAULT_BASE_URL = "https://api.wandb.ai"
-CONNECT_TIMEOUT = 3.0  # seconds to decide that the W&B server is unreachable
+API_TIMEOUT = 4.0  # seconds the W&B API has to answer before a run goes offline
 
 
 class WandbLoginError(UserError):
@@ -43,6 +47,16 @@ def base_url() -> str:
     return os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL)
 
 
+def _netrc_password() -> str | None:
+    host = urlsplit(base_url()).netloc
+    try:
+        path = os.environ.get("NETRC") or Path.home() / ".netrc"
+        found = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return found[2] if found else None
+
+
 def load_api_key() -> tuple[str, str | None]:
     """Where W&B credentials are ("" if nowhere) and the key if it must be handed over."""
     key = _kaggle_secret()
@@ -50,24 +64,49 @@ def load_api_key() -> tuple[str, str | None]:
         return "Kaggle Secrets", key
     if os.environ.get("WANDB_API_KEY"):
         return "WANDB_API_KEY", None
-    host = urlsplit(base_url()).netloc
-    try:
-        path = os.environ.get("NETRC") or Path.home() / ".netrc"
-        if netrc.netrc(path).authenticators(host):
-            return "netrc (wandb login)", None
-    except (OSError, netrc.NetrcParseError):
-        pass
+    if _netrc_password():
+        return "netrc (wandb login)", None
     return "", None
 
 
-def reachable(url: str, timeout: float = CONNECT_TIMEOUT) -> bool:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def api_problem(url: str, key: str, timeout: float = API_TIMEOUT) -> str:
+    """ "" when the W&B API at `url` answers a real request (the viewer query, as `wandb login`
+    verifies a key) within `timeout` seconds in all; else the problem, without the key.
+
+    A TCP connect is not enough: a proxy or captive portal accepts it and never answers, and
+    wandb.init then hangs for its own 90 s before failing. The request runs in a daemon thread
+    so a server that trickles bytes cannot hold the run past the deadline either."""
+    auth = base64.b64encode(f"api:{key}".encode()).decode()
+    request = urllib.request.Request(
+        url.rstrip("/") + "/graphql",
+        data=json.dumps({"query": "query Viewer { viewer { id } }"}).encode(),
+        headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+    )
+    answer: list[str] = []
+
+    def ask() -> None:
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read(1)
+            answer.append("")
+        except urllib.error.HTTPError as err:
+            if err.code in (401, 403):
+                answer.append(f"W&B server {url} rejected the API key (HTTP {err.code})")
+            elif err.code >= 500:
+                answer.append(f"W&B server {url} answered HTTP {err.code}")
+            else:
+                answer.append("")  # the API answered; wandb itself will say what it dislikes
+        except (OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            if "timed out" in str(reason):
+                answer.append(f"W&B server {url} did not answer within {timeout:.0f} s")
+            else:
+                answer.append(f"W&B server {url} unreachable ({reason})")
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answer[0] if answer else f"W&B server {url} did not answer within {timeout:.0f} s"
 
 
 def require_online() -> str:
@@ -78,8 +117,10 @@ def require_online() -> str:
             "no W&B API key (add the Kaggle secret 'wandb_api_key', set WANDB_API_KEY, "
             "or run `wandb login`)"
         )
-    if not reachable(base_url()):
-        raise WandbLoginError(f"W&B server {base_url()} unreachable (internet off?)")
+    key_now = key or os.environ.get("WANDB_API_KEY") or _netrc_password()
+    problem = api_problem(base_url(), key_now, API_TIMEOUT)
+    if problem:
+        raise WandbLoginError(problem)
     if key:
         os.environ["WANDB_API_KEY"] = key
     return source
@@ -88,7 +129,8 @@ def require_online() -> str:
 def resolve_mode(requested: str) -> tuple[str, str]:
     """Pick online/offline/disabled and say why in one line; never blocks for long.
 
-    The TCP probe replaces W&B's 90 s init timeout as the way to find out the network is off.
+    A real API request with a deadline (`api_problem`) replaces W&B's 90 s init timeout as the
+    way to find out the network is off or the server does not answer.
     """
     if requested in ("offline", "disabled"):
         return requested, f"W&B {requested} (wandb_mode={requested})"

@@ -20,6 +20,7 @@ import wandb
 
 from ..models.base import StepEvent
 from ..trackers import RunInfo, Tracker
+from .console import plain_stderr
 from .login import resolve_mode
 
 # libraries whose W&B integration logs fold 1's per-step curves itself
@@ -38,6 +39,7 @@ class WandbTracker(Tracker):
         self.n_folds = 1
         self._native: set[int] = set()  # folds whose curves W&B's own callback logs
         self._url: str | None = None  # an online run's page, kept past finish()
+        self._restore_stderr = lambda: None
 
     # -- run
 
@@ -45,6 +47,7 @@ class WandbTracker(Tracker):
         if wandb.run is not None:  # a re-run notebook cell: close the previous run first
             wandb.finish()
         self.n_folds = int(info.config.get("n_folds", 1))
+        self._restore_stderr = plain_stderr()  # until finish: wandb prints its summary there
         self.run = wandb.init(
             project=self.project,
             entity=self.entity or None,
@@ -216,6 +219,7 @@ class WandbTracker(Tracker):
         if self.run is not None:
             self._url = self.run.url if self.mode == "online" else None
             self.run.finish(exit_code=exit_code)
+        self._restore_stderr()
         return info
 
     def closing_lines(self) -> list[str]:
