@@ -290,15 +290,16 @@ def check_consistency(data: CompetitionData) -> None:
     test_series = set(map(tuple, test[key].drop_duplicates().astype(str).to_numpy()))
     unseen = test_series - train_series
     if unseen:
+        examples = [(int(n), f) for n, f in sorted(unseen)[:3]]
         raise DataError(
             f"{folder / 'test.csv'}: {len(unseen)} (store_nbr, family) series never appear in "
-            f"train.csv, e.g. {[(int(n), str(f)) for n, f in sorted(unseen)[:3]]}. Use matching train/test files."
+            f"train.csv, e.g. {examples}. Use matching train/test files."
         )
     no_meta = set(train["store_nbr"].unique()) - set(data.stores["store_nbr"])
     if no_meta:
+        missing = sorted(int(n) for n in no_meta)[:5]
         raise DataError(
-            f"{folder / 'stores.csv'}: stores {sorted(int(n) for n in no_meta)[:5]} are in train.csv but not in "
-            "stores.csv."
+            f"{folder / 'stores.csv'}: stores {missing} are in train.csv but not in stores.csv."
         )
     sub_ids = data.sample_submission["id"]
     if len(sub_ids) != len(test) or not np.array_equal(np.sort(sub_ids), np.sort(test["id"])):
