@@ -226,3 +226,31 @@ def test_runs_lists_every_tracker_together_and_best_is_the_lowest_cv(tracked_bat
     assert cli.main(["runs", "best", str(tracked_batch.outputs)]) == 0
     best_dir = capsys.readouterr().out.splitlines()[1]
     assert by_dir[best_dir]["cv_rmsle_mean"] == min(scores)
+
+
+@pytest.mark.e2e
+def test_the_readmes_papermill_command_run_twice_keeps_both_runs(small_data_dir, tmp_path):
+    """The documented plain-papermill line, run twice from the same folder: two run folders,
+    each with its own executed notebook; neither run overwrites the other's."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    line = next(x.strip() for x in readme.splitlines() if "mktemp -d outputs/run-" in x)
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    command = line.replace("notebooks/", f"{notebooks}/") + (
+        f" -p data_dir {small_data_dir} -p tracker none -p n_origins 6 -p num_threads 1"
+        " -p num_boost_round 50 && echo $out"
+    )
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    folders = []
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        folders.append(tmp_path / done.stdout.strip().splitlines()[-1])
+    assert folders[0] != folders[1]
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["status"] == "finished" and (folder / "exp001.ipynb").is_file()
+        executed = json.loads((folder / "exp001.ipynb").read_text())
+        assert any(cell.get("outputs") for cell in executed["cells"])  # this run's, executed
