@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -106,3 +108,39 @@ def test_the_caller_hands_sigterm_on_to_the_kernel(tmp_path):
         assert kernel.wait(timeout=10) == 7
     assert received == [signal.SIGTERM]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+@pytest.mark.e2e
+def test_sigterm_to_store_sales_run_ends_the_run_as_failed(small_data_dir, tmp_path):
+    """`timeout`/`kill` hit the CLI, not the kernel (its own session): the runner passes the
+    signal on, so metrics.json says failed with the signal, and the CLI exits non-zero."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "store_sales", "run", "exp001", "-q"]
+    for name, value in {
+        "data_dir": small_data_dir,
+        "output_dir": out,
+        "tracker": "none",
+        "num_threads": 1,
+        "learning_rate": 0.001,  # slow to converge: still training when the signal comes
+    }.items():
+        cmd += ["-p", name, str(value)]
+    cli = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while json.loads(_text(out / "metrics.json") or "{}").get("status") != "running":
+        assert time.monotonic() < deadline and cli.poll() is None, cli.stderr.read()[-2000:]
+        time.sleep(0.2)
+    time.sleep(2)  # into the data and training cells
+    cli.send_signal(signal.SIGTERM)
+    _, err = cli.communicate(timeout=120)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert cli.returncode != 0
+    assert metrics["status"] == "failed" and metrics["signal"] == "SIGTERM"
+    assert run_state(out) == "failed"
+    assert "SIGTERM" in err and "Traceback" not in err
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
