@@ -37,6 +37,11 @@ def test_changed_lists_only_non_defaults():
     assert Exp001Config(num_leaves=31, n_folds=3).changed() == {"num_leaves": 31, "n_folds": 3}
 
 
+def test_changed_leaves_out_where_the_run_went_and_who_tracked_it():
+    cfg = Exp001Config(seed=7, output_dir="/tmp/x", tracker="mlflow", wandb_mode="offline")
+    assert cfg.changed() == {"seed": 7}
+
+
 def test_a_run_folder_is_never_reused(tmp_path):
     first, _ = new_run_dir("exp001", str(tmp_path / "run"))
     (first / "metrics.json").write_text("{}")

@@ -20,6 +20,19 @@ from typing import Any, ClassVar
 from .errors import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+# fields that say where a run went and who recorded it, not what it tried: never in its notes
+PLUMBING = frozenset(
+    {
+        "output_dir",
+        "sweep_dir",
+        "tracker",
+        "wandb_mode",
+        "wandb_project",
+        "wandb_entity",
+        "wandb_group",
+        "mlflow_uri",
+    }
+)
 TRACKERS = ("wandb", "mlflow", "both", "none")
 
 
@@ -76,9 +89,12 @@ class Checked:
         return cls(**values)
 
     def changed(self) -> dict[str, Any]:
-        """Parameters that differ from the defaults (the run's notes)."""
+        """Settings that differ from the defaults (the run's notes); where the run went and
+        which tracker recorded it are left out (PLUMBING)."""
         default = type(self)()
-        return {k: v for k, v in asdict(self).items() if getattr(default, k) != v}
+        return {
+            k: v for k, v in asdict(self).items() if k not in PLUMBING and getattr(default, k) != v
+        }
 
 
 @dataclass

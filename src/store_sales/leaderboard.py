@@ -22,27 +22,14 @@ from typing import Any
 import pandas as pd
 
 from .cliutil import typed_value
+from .config import PLUMBING
 from .errors import UserError
 from .jsonio import read_json
 from .runstate import state
 
 # folders that hold a tracker's files, never a run of ours: not walked into
 _SKIP_DIRS = frozenset({"wandb", "mlartifacts", "mlruns", ".ipynb_checkpoints", "__pycache__"})
-# config fields that say where a run went and who recorded it, not what it tried: never "changed"
-_NOT_SETTINGS = frozenset(
-    {
-        "output_dir",
-        "sweep_dir",
-        "run_name",
-        "template",
-        "tracker",
-        "wandb_mode",
-        "wandb_project",
-        "wandb_entity",
-        "wandb_group",
-        "mlflow_uri",
-    }
-)
+_NOT_SETTINGS = PLUMBING | {"run_name", "template"}  # config.json's extras are not settings
 DEFAULT_METRIC = "cv_rmsle_mean"
 COMPARED = (
     "val_rmsle",
