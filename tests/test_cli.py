@@ -103,3 +103,24 @@ def test_no_subcommand_is_a_usage_error(capsys):
         main([])
     assert exit_.value.code == 2
     assert "usage: store-sales" in capsys.readouterr().err
+
+
+def test_every_user_error_class_is_known_by_name():
+    """A kernel reports its exception by class name only: the runner prints a UserError's
+    message alone, so every subclass in the package must be in USER_ERROR_NAMES."""
+    import importlib
+    import pkgutil
+
+    import store_sales
+    from store_sales.errors import USER_ERROR_NAMES, UserError
+
+    for module in pkgutil.walk_packages(store_sales.__path__, "store_sales."):
+        if not module.name.endswith("__main__"):  # that one runs the CLI
+            importlib.import_module(module.name)
+    found, todo = set(), [UserError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo += cls.__subclasses__()
+    assert {"DataError", "WandbLoginError", "SweepError"} <= found  # the walk reached them
+    assert found <= USER_ERROR_NAMES | {"RunFailed"}  # RunFailed is the runner's own

@@ -41,6 +41,7 @@ class Member:
     record: lb.RunRecord
     oof: pd.DataFrame  # sorted by KEYS
     test: pd.DataFrame  # sorted by id
+    order: np.ndarray  # test ids in the member's submission order (test_pred.parquet's)
 
     @property
     def name(self) -> str:
@@ -131,6 +132,7 @@ def _read(record: lb.RunRecord) -> Member:
         record,
         oof.sort_values(KEYS, kind="stable").reset_index(drop=True),
         test.sort_values("id", kind="stable").reset_index(drop=True),
+        test["id"].to_numpy(),
     )
 
 
@@ -313,11 +315,9 @@ def report(run: Run, members: list[Member], result: BlendResult) -> dict:
     and metrics; the same to the tracker."""
     tracker = run.tracker
     first = members[0]
-    order = pd.read_csv(first.record.dir / "submission.csv", usecols=["id"])
-    sales = result.test.set_index("id")["pred"].reindex(order["id"]).to_numpy()
-    submission = pd.DataFrame({"id": order["id"], "sales": sales})
+    test_pred = result.test.set_index("id").loc[first.order].reset_index()
+    submission = test_pred[["id", "pred"]].rename(columns={"pred": "sales"})
     submission.to_csv(run.dir / "submission.csv", index=False)
-    test_pred = result.test.set_index("id").loc[order["id"]].reset_index()
     predictions.write(result.oof, run.dir / predictions.OOF_FILE)
     predictions.write(test_pred, run.dir / predictions.TEST_PRED_FILE)
     table = weights_table(members, result)

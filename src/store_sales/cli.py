@@ -46,27 +46,20 @@ def _cmd_run(args) -> int:
 
 
 def _summary(out_dir: Path, metrics: dict) -> str:
-    lines = []
-    if "val_rmsle" in metrics:
-        lines.append(f"val RMSLE   {metrics['val_rmsle']:.5f}")
-    if metrics.get("n_folds", 1) > 1:
-        lines.append(
-            f"CV RMSLE    {metrics['cv_rmsle_mean']:.5f} ± {metrics['cv_rmsle_std']:.5f} "
-            f"({metrics['n_folds']} folds)"
-        )
-    lines.append(f"outputs     {out_dir}")
-    if (out_dir / "submission.csv").is_file():
-        lines.append(f"submission  {out_dir / 'submission.csv'}")
+    """The run's closing lines, from its metrics.json (the notebook's own were not shown)."""
+    from .run import result_lines
+
+    lines = result_lines(out_dir, metrics)
     wb = metrics.get("wandb") or {}
     if wb.get("mode") == "offline" and wb.get("dir"):
-        lines.append(f"W&B         offline: wandb sync {wb['dir']}")
+        lines.append(f"W&B offline: wandb sync {wb['dir']}")
     elif wb.get("mode") == "online":
-        lines.append(f"W&B         online run {wb.get('run_id')}")
+        lines.append(f"W&B online run {wb.get('run_id')}")
     mlf = metrics.get("mlflow") or {}
     if mlf.get("run_id"):
         from .mlf.store import ui_command
 
-        lines.append(f"MLflow      run {mlf['run_id']}: {ui_command(mlf['uri'])}")
+        lines.append(f"MLflow run {mlf['run_id']}: {ui_command(mlf['uri'])}")
     return "\n".join(lines)
 
 

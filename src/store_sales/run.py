@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 
 from . import templates
 from .envinfo import git_commit, peak_rss_mb
@@ -118,22 +119,28 @@ class Run:
                 self.metrics.update(self.tracker.finish_all(exit_code))
             finally:  # metrics.json is written whatever a tracker does
                 write_json(self.dir / "metrics.json", self.metrics)
-        if "val_rmsle" in self.metrics:
-            line = f"val RMSLE {self.metrics['val_rmsle']:.5f}"
-            if self.metrics.get("n_folds", 1) > 1:
-                line += (
-                    f"; CV {self.metrics['cv_rmsle_mean']:.5f} ± "
-                    f"{self.metrics['cv_rmsle_std']:.5f} ({self.metrics['n_folds']} folds)"
-                )
-            print(line)
-        print(f"outputs: {self.dir}")
-        if (self.dir / "submission.csv").is_file():
-            print(f"submission: {self.dir / 'submission.csv'}")
-        for line in self.tracker.closing_lines():
+        for line in [*result_lines(self.dir, self.metrics), *self.tracker.closing_lines()]:
             print(line)
         _set_error_hook(None)
         _restore_signals(self._signals)
         return self.metrics
+
+
+def result_lines(run_dir: Path, metrics: dict) -> list[str]:
+    """What a finished run tells the user first: its scores, its folder, its submission."""
+    lines = []
+    if "val_rmsle" in metrics:
+        line = f"val RMSLE {metrics['val_rmsle']:.5f}"
+        if metrics.get("n_folds", 1) > 1:
+            line += (
+                f"; CV {metrics['cv_rmsle_mean']:.5f} ± {metrics['cv_rmsle_std']:.5f} "
+                f"({metrics['n_folds']} folds)"
+            )
+        lines.append(line)
+    lines.append(f"outputs: {run_dir}")
+    if (run_dir / "submission.csv").is_file():
+        lines.append(f"submission: {run_dir / 'submission.csv'}")
+    return lines
 
 
 def _set_error_hook(run: Run | None) -> None:

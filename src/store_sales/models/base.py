@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ..threads import pick
+
 
 @dataclass
 class StepEvent:
@@ -93,6 +95,18 @@ class ModelAdapter(ABC):
     def feature_importance(self, model: Any) -> pd.Series | None:
         """Share of importance per feature (sums to 1), or None when the model has none."""
         return None
+
+    @property
+    def threads_used(self) -> dict[str, list[int]]:
+        """CPU thread counts per stage (`fit_<k>`, `refit`), in the order set (metrics.json)."""
+        return self.__dict__.setdefault("_threads_used", {})
+
+    def fit_threads(self, stage: str, requested: int) -> int:
+        """Threads for one whole fit (`threads.pick`: the free cores when `requested` is 0),
+        recorded for the stage."""
+        threads = pick(requested)
+        self.threads_used[stage] = [threads]
+        return threads
 
 
 def call_hooks(hooks: Sequence[StepHook], event: StepEvent) -> None:

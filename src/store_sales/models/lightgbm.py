@@ -10,7 +10,6 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
@@ -60,15 +59,13 @@ class LightGBMAdapter(ModelAdapter):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
-        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
 
     def _params(self, stage: str) -> dict:
         """Parameters with this stage's thread count: fixed for the whole fit, because
         LightGBM keeps its first count (LGBM_SetMaxThreads does nothing mid-training) and
         reset_parameter re-seeds bagging, which changes the model."""
         params = dict(self.params)
-        threads = pick(int(params.pop("num_threads", 0)))
-        self.threads_used[stage] = [threads]
+        threads = self.fit_threads(stage, int(params.pop("num_threads", 0)))
         # LightGBM's alias carries the count: W&B's callback copies these params into the run
         # config, where `num_threads` is the parameter as asked (0 = auto) and may not change
         params[THREADS_ALIAS] = threads

@@ -282,7 +282,6 @@ class TorchMLPAdapter(ModelAdapter):
         self.seed = int(seed)
         self.device = device
         self.num_threads = int(num_threads)
-        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
         self._governor: Governor | None = None  # the running fit's, re-checked per batch
         self.wandb_watch = bool(wandb_watch)
         self.verbose = verbose

@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ..threads import pick
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 
@@ -153,16 +152,13 @@ class XGBoostAdapter(ModelAdapter):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
-        self.threads_used: dict[str, list[int]] = {}  # stage -> thread counts (metrics.json)
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
 
     def _threads(self, stage: str) -> int:
         """This stage's thread count (the free cores when nthread is 0), kept for predict. Fixed
         for the whole fit, as LightGBM's: a mid-training set_param reconfigures the learner."""
-        threads = pick(int(self.params.get("nthread", 0)))
-        self.threads_used[stage] = [threads]
-        self._nthread = threads
-        return threads
+        self._nthread = self.fit_threads(stage, int(self.params.get("nthread", 0)))
+        return self._nthread
 
     def _matrix(self, frame: pd.DataFrame, features, ref=None) -> xgb.DMatrix:
         """Training data as XGBoost's quantized matrix (hist needs only the bins, not a copy of
