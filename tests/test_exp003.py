@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 from conftest import by_type, isolate_wandb, leet_records
 
-from store_sales import runner
+from store_sales import runner, templates
 from store_sales.errors import ConfigError
 from store_sales.metrics import rmsle
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.sweep.spec import check_config, load_config
 from store_sales.synth import load_solution
 from store_sales.templates import TEMPLATES
-from store_sales.templates.exp003 import Exp003Config, make_adapter, parse_hidden_sizes
+from store_sales.templates.exp003 import Exp003Config, parse_hidden_sizes
 
 torch = pytest.importorskip("torch")
 
@@ -28,6 +28,11 @@ from store_sales.models.pytorch import TorchMLPAdapter, embedding_dim  # noqa: E
 
 FEATURES = ["store_nbr", "family", "x1", "x2", "dow"]
 REPO = Path(__file__).resolve().parents[1]
+
+
+def make_adapter(cfg):
+    """The adapter the template's notebook builds (its model cell)."""
+    return templates.adapter("exp003", cfg)
 
 
 def tiny_frame(n: int = 600, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:

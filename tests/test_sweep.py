@@ -18,7 +18,7 @@ import pytest
 import yaml
 from conftest import QUICK, isolate_wandb, leet_records
 
-from store_sales import pipeline, runner, sweep
+from store_sales import pipeline, runner, sweep, templates
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.paths import REPO_ROOT
 from store_sales.sweep import local as sweep_local
@@ -743,7 +743,7 @@ def test_a_trial_skips_the_refit_and_test_forecast(tmp_path, small_data_dir):
         sweep_dir=str(folder),
         **QUICK["exp001"],
     )
-    run = pipeline.start(cfg)
+    run = pipeline.start(cfg, adapter=templates.adapter("exp001", cfg))
     data, panel = pipeline.load(run)
     validation = pipeline.validate(run, panel)
     forecast = pipeline.forecast(run, data, panel, validation)

@@ -4,10 +4,13 @@ adapter is the model the config names. The blend notebook's parameters are check
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
-from store_sales import runner
+import store_sales
+from store_sales import runner, templates
 from store_sales.models.base import ModelAdapter
 from store_sales.templates import NOTEBOOKS, TEMPLATES
 
@@ -24,6 +27,7 @@ def test_registry_key_is_the_template_name(name):
     template = NOTEBOOKS[name]
     assert template.name == name
     assert template.config.TEMPLATE == name
+    assert template.notebook.stem == name
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -39,10 +43,51 @@ def test_notebook_parameters_are_the_config_fields_with_their_defaults(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_make_adapter_gives_the_configs_model(name):
+def test_the_notebooks_model_cell_builds_the_configs_model(name):
     template = TEMPLATES[name]
     config = template.config
     assert config.MODEL, "a template's config names its model"
-    adapter = template.make_adapter(config())
+    adapter = templates.adapter(name, config())
     assert isinstance(adapter, ModelAdapter)
     assert adapter.name == config.MODEL == template.model
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_model_template_shows_its_features_and_model_in_cells_of_their_own(name):
+    notebook = TEMPLATES[name].notebook
+    assert templates.cells(notebook, "features") and templates.cells(notebook, "model")
+    setup = "".join(templates.cells(notebook, "model"))
+    assert "adapter = " in setup
+
+
+def test_catboost_is_imported_nowhere_in_the_package():
+    """exp004's model is its notebook's: the package knows no CatBoost."""
+    package = Path(store_sales.__file__).parent
+    imports = re.compile(r"^\s*(import catboost|from catboost\b)", re.M)
+    hits = [p for p in package.rglob("*.py") if imports.search(p.read_text())]
+    assert hits == []
+    assert "from catboost import" in "".join(templates.cells(TEMPLATES["exp004"].notebook, "model"))
+
+
+def test_templates_are_discovered_from_the_notebooks_metadata(tmp_path, monkeypatch):
+    """A notebook whose metadata names a config is a template; others (sweep) are not."""
+    assert "sweep" not in NOTEBOOKS and "blend" in NOTEBOOKS and "blend" not in TEMPLATES
+    source = runner.resolve_notebook("exp001")
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    monkeypatch.setattr(templates, "notebooks_dir", lambda: folder)
+    assert "exp001" not in templates.TEMPLATES
+    (folder / "mine.ipynb").write_text(source.read_text())
+    mine = templates.TEMPLATES["mine"]
+    assert mine.model == "lightgbm" and mine.config.TEMPLATE == "mine"
+    assert mine.config().exp_name == "mine"
+    assert mine.config.__mro__[1].__name__ == "Exp001Config"
+
+
+def test_a_renamed_config_is_one_class_per_template():
+    from store_sales.templates.exp001 import Exp001Config
+
+    a, b = Exp001Config.for_template("exp777"), Exp001Config.for_template("exp777")
+    assert a is b and a.TEMPLATE == "exp777" and Exp001Config.TEMPLATE == "exp001"
+    cfg = Exp001Config.from_params({"learning_rate": 0.1}, template="exp777")
+    assert type(cfg) is a and cfg.changed() == {"learning_rate": 0.1}

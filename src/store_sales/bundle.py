@@ -314,13 +314,14 @@ def bundle(
     import nbformat
 
     from .runner import resolve_notebook
-    from .templates import TEMPLATES
+    from .templates import for_notebook
 
     path = resolve_notebook(notebook)
     folder = Path(out_root) / path.stem
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(self_contained(path, blob), folder / path.name)
-    gpu = path.stem in TEMPLATES and TEMPLATES[path.stem].gpu
+    template = for_notebook(path)
+    gpu = template is not None and template.gpu
     meta = kernel_metadata(
         owner or OWNER_PLACEHOLDER, title or default_title(path), path.name, private, gpu
     )

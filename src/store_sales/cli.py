@@ -34,6 +34,9 @@ def _cmd_run(args) -> int:
     if not args.notebook:
         raise UserError("name a template (e.g. exp001); `store-sales run --list` lists them")
     params = parameters_from_args(args)
+    if args.list_features:
+        print(_feature_list(runner.resolve_notebook(args.notebook), params))
+        return 0
     if args.list_params:
         notebook = runner.resolve_notebook(args.notebook)
         for name, default in runner.notebook_parameters(notebook).items():
@@ -42,6 +45,36 @@ def _cmd_run(args) -> int:
     out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
     if args.quiet:  # otherwise the notebook's own closing lines were just printed
         print(_summary(out_dir, runner.read_metrics(out_dir)))
+    return 0
+
+
+def _feature_list(notebook: Path, params: dict) -> str:
+    """One line per feature: group, name, description; `*` where the run would use it."""
+    from . import runner
+    from .features import REGISTRY, resolve
+
+    known = runner.known_features(notebook)
+    declared = runner.notebook_parameters(notebook)
+    spec = str(params.get("features", declared.get("features", "default")))
+    chosen = resolve(
+        spec, {n: g for n, (g, _) in known.items()}, [n for n in REGISTRY if REGISTRY[n].builtin]
+    )
+    width = max(len(n) for n in known)
+    lines = [f"{notebook.stem}: features={spec!r} ({len(chosen)} of {len(known)}; * = used)"]
+    for name, (group, doc) in known.items():
+        lines.append(f"{'*' if name in chosen else ' '} {group:<12} {name:<{width}}  {doc}")
+    return "\n".join(lines)
+
+
+@one_line_errors
+def _cmd_new(args) -> int:
+    from .paths import REPO_ROOT
+    from .scaffold import new_template
+
+    path = new_template(args.name, args.source)
+    shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+    print(f"wrote {shown} (from {args.source}): edit its features and model cells, then")
+    print(f"  store-sales run {args.name}")
     return 0
 
 
@@ -137,9 +170,17 @@ def main(argv=None) -> int:
     add_parameter_args(p)
     p.add_argument("--list", action="store_true", help="list the templates and exit")
     p.add_argument("--list-params", action="store_true", help="list parameters and exit")
+    p.add_argument(
+        "--list-features", action="store_true", help="list feature groups and names and exit"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="do not stream notebook output")
     p.add_argument("-v", "--verbose", action="store_true", help="full traceback when it fails")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("new", help="a new template notebook from an existing one")
+    p.add_argument("name", help="the new template's name (exp005)")
+    p.add_argument("--from", dest="source", default="exp001", help="template to start from")
+    p.set_defaults(func=_cmd_new)
 
     p = sub.add_parser(
         "batch",

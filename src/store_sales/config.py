@@ -14,7 +14,7 @@ config), built from small bases so that run and validation fields are declared o
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar
 
 from .errors import ConfigError
@@ -69,6 +69,9 @@ class RunFields(TrackingFields):
     seed: int = 42
 
 
+_RENAMED: dict[tuple[type, str], type] = {}
+
+
 class Checked:
     """For config dataclasses: every bad value at once (`problems()`), refused at creation;
     built from a notebook's globals; the parameters that differ from the defaults."""
@@ -83,10 +86,28 @@ class Checked:
         return []
 
     @classmethod
-    def from_params(cls, namespace: dict[str, Any]):
-        """Build from a notebook's globals: picks exactly this config's fields."""
+    def from_params(cls, namespace: dict[str, Any], template: str = ""):
+        """Build from a notebook's globals: picks exactly this config's fields. `template`: the
+        notebook's name, when it shares this config class with another template."""
+        cls = cls.for_template(template) if template else cls
         values = {f.name: namespace[f.name] for f in fields(cls) if f.name in namespace}
         return cls(**values)
+
+    @classmethod
+    def for_template(cls, name: str) -> type:
+        """This config class for another template of the same model (`store-sales new exp005
+        --from exp001`): TEMPLATE and the `exp_name` default become `name`."""
+        if getattr(cls, "TEMPLATE", name) == name:
+            return cls
+        key = (cls, name)
+        if key not in _RENAMED:
+            _RENAMED[key] = make_dataclass(
+                f"{cls.__name__}_{name}",
+                [("exp_name", str, field(default=name))],
+                bases=(cls,),
+                namespace={"TEMPLATE": name, "__module__": cls.__module__},
+            )
+        return _RENAMED[key]
 
     def changed(self) -> dict[str, Any]:
         """Settings that differ from the defaults (the run's notes); where the run went and
@@ -116,15 +137,31 @@ class ValidationFields:
 
 
 @dataclass
-class TemplateConfig(Checked, ValidationFields, RunFields):  # fields: run, then validation
-    """Base of every model template's config; subclasses add model fields and their checks."""
+class FeatureFields:
+    """Which features the rows carry: groups and names of `store_sales.features`, built-in or
+    registered in the notebook (`store-sales run exp001 --list-features`)."""
+
+    features: str = "default"  # e.g. "default,-yearly,+my_feature" (- drops, + adds)
+
+    def problems(self) -> list[str]:
+        return [] if self.features.strip() else ["features is empty: start from 'default'"]
+
+
+@dataclass
+class TemplateConfig(Checked, FeatureFields, ValidationFields, RunFields):
+    """Base of every model template's config (fields: run, validation, features); subclasses add
+    model fields and their checks."""
 
     TEMPLATE: ClassVar[str] = ""  # the notebook's stem, key of the template registry
     MODEL: ClassVar[str] = ""  # part of the run name and a tag; not a parameter
 
     def problems(self) -> list[str]:
         """Every bad value at once; a subclass extends `super().problems()`."""
-        return RunFields.problems(self) + ValidationFields.problems(self)
+        return (
+            RunFields.problems(self)
+            + ValidationFields.problems(self)
+            + FeatureFields.problems(self)
+        )
 
 
 _KINDS = {  # a field's annotation -> the values it takes, and how to say so

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import codeinfo
 from .cliutil import typed_value
 from .config import PLUMBING
 from .errors import UserError
@@ -300,6 +301,13 @@ def _pairs(title: str, rows: list[tuple[str, str, str]], heads: tuple[str, str])
     return out
 
 
+CODE_KEYS = ("notebook_sha256", "notebook_cells", "package_sha256")  # metrics.json's "code"
+
+
+def _short(value) -> str:
+    return value[:16] if isinstance(value, str) else _fmt(value)
+
+
 def compare(a: RunRecord, b: RunRecord) -> str:
     """Config and metric differences of two runs, side by side."""
     heads = ("A", "B")
@@ -321,6 +329,11 @@ def compare(a: RunRecord, b: RunRecord) -> str:
             diff = f"   (B - A = {vb - va:+.5g})"
         metrics.append((k, _fmt(va), _fmt(vb) + diff))
     lines += ["", *_pairs("metrics", metrics, heads)]
+    ca, cb = a.metrics.get("code") or {}, b.metrics.get("code") or {}
+    code = [(k, _short(ca.get(k)), _short(cb.get(k))) for k in CODE_KEYS if ca.get(k) != cb.get(k)]
+    lines += ["", *_pairs("code", code, heads)]
+    if ca.get("notebook_sha256") != cb.get("notebook_sha256"):
+        lines += codeinfo.diff(a.dir, b.dir)
     return "\n".join(lines)
 
 
@@ -337,6 +350,10 @@ def show(r: RunRecord) -> str:
     ]
     rows += [(k, _fmt(r.value(k))) for k in COMPARED[:-2] if r.value(k) is not None]
     rows.append(("peak_rss_mb", _fmt(m.get("peak_rss_mb"))))
+    code = m.get("code") or {}
+    for key in CODE_KEYS:
+        if code.get(key) is not None:
+            rows.append((key, str(code[key])))
     folds = sorted(k for k in m if k.startswith("cv_rmsle_fold_"))
     if len(folds) > 1:
         rows.append(("folds", "  ".join(f"{k[8:]} {_fmt(m[k])}" for k in folds)))

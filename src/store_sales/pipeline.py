@@ -1,6 +1,6 @@
 """What every template notebook runs, in order, whatever its model and tracker:
 
-run = pipeline.start(cfg)                       # run folder, tracker login, model adapter
+run = pipeline.start(cfg, adapter=Model(cfg))  # features, run folder, tracker login
 data, panel = pipeline.load(run)                # checked data; the tracker's run starts
 cv = pipeline.validate(run, panel)              # time-series CV folds, early stopping
 forecast = pipeline.forecast(run, data, panel, cv)   # refit, submission, test_pred
@@ -18,10 +18,13 @@ import pandas as pd
 
 from . import metrics as m
 from . import plots, predictions
+from .codeinfo import executed_cells
 from .data import SCHEMAS, CompetitionData, load_data, write_submission
 from .envinfo import environment, fingerprint
-from .features import Panel, build_panel, feature_names
+from .errors import ConfigError
+from .features import Panel, build_panel, feature_names, select
 from .jsonio import to_jsonable
+from .models.base import ModelAdapter
 from .run import Run
 from .rundir import copy_submission_for_kaggle
 from .trackers import RunInfo
@@ -30,9 +33,17 @@ from .validation import Forecast, Validation, cross_validate, forecast_test, mak
 SKIPPED = "skipped-sweep-trial"  # metrics.json's `refit` for a sweep trial
 
 
-def start(cfg) -> Run:
-    """Create the run folder, log in to the tracker, and make the template's model adapter."""
-    return Run(cfg)
+def start(cfg, adapter: ModelAdapter | None = None) -> Run:
+    """Check the feature selection, create the run folder, log in to the tracker.
+
+    `adapter` is the model the notebook's model cell built (any `ModelAdapter`); the notebook
+    cells run so far (its features and model) are kept with the run (codeinfo)."""
+    if adapter is None and hasattr(cfg, "features"):  # a model template
+        raise ConfigError("no model: pass the notebook's adapter, pipeline.start(cfg, adapter=)")
+    features = select(cfg.features) if hasattr(cfg, "features") else []
+    run = Run(cfg, adapter=adapter, code=executed_cells())
+    run.features = features
+    return run
 
 
 def scheme_tag(n_folds: int) -> str:
@@ -72,6 +83,7 @@ def _run_info(run: Run, data: CompetitionData | None = None, files: dict | None 
         config={
             **asdict(cfg),
             "template": run.template.name,
+            "code": run.metrics["code"],
             **({"data": {**data.summary(), "files": files}} if data is not None else {}),
             "env": environment(),
         },
@@ -104,6 +116,7 @@ def validate(run: Run, panel: Panel) -> Validation:
         plan,
         run.adapter,
         cfg.zero_window,
+        features=run.features,
         hooks=lambda k: hooks,
         callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
         timer=run.phase,
@@ -145,7 +158,14 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
         )
     with run.phase("forecast"):
         result = forecast_test(
-            panel, run.plan, run.adapter, validation, cfg.zero_window, cfg.refit, timer=run.phase
+            panel,
+            run.plan,
+            run.adapter,
+            validation,
+            cfg.zero_window,
+            cfg.refit,
+            features=run.features,
+            timer=run.phase,
         )
         result.submission = write_submission(
             run.dir / "submission.csv", data, result.ids, result.sales
@@ -161,7 +181,7 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
 def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -> dict:
     """Write metrics, predictions, models, tables and plots to the run folder and the tracker."""
     cfg, adapter, tracker = run.cfg, run.adapter, run.tracker
-    features = feature_names()
+    features = feature_names(run.features)
     first = validation.first
     fit = first.fit
 
@@ -229,7 +249,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     for name, key in (("val_rmse", "val/rmse_log"), ("train_rmse", "train/rmse_log")):
         if len(fit.curves.get(name, ())) >= best:
             scalars[key] = fit.curves[name][best - 1]
-    tracker.config_update({"features": features})
+    tracker.config_update({"feature_names": features})
     tracker.log(scalars)
     tracker.table("val/worst_series", worst)
     tracker.table("val/by_family", per_family)

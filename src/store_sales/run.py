@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from . import templates
+from . import codeinfo, templates
 from .envinfo import git_commit, peak_rss_mb
 from .jsonio import write_json
 from .models.base import ModelAdapter
@@ -43,7 +43,15 @@ class RunSignal(BaseException):
 
 
 class Run:
-    def __init__(self, cfg, tracker: Tracker | None = None):
+    def __init__(
+        self,
+        cfg,
+        tracker: Tracker | None = None,
+        adapter: ModelAdapter | None = None,
+        code: list[str] | None = None,
+    ):
+        """`adapter`: the model the notebook built; `code`: the notebook cells that ran before
+        (kept as code.py and hashed, see codeinfo)."""
         self.cfg = cfg
         self.template = templates.for_config(cfg)
         self.dir, self.name = new_run_dir(cfg.exp_name, cfg.output_dir, self.template.model)
@@ -61,6 +69,8 @@ class Run:
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
             "git_commit": git_commit(),  # `store-sales submit` quotes it in the message
         }
+        self.metrics["code"] = codeinfo.record(self.dir, code)
+        self.features: list = []  # the features.Feature the rows carry (pipeline.start)
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self._t0 = time.perf_counter()
@@ -75,8 +85,7 @@ class Run:
         try:
             with self.phase("login"):
                 self.tracker = tracker if tracker is not None else make_tracker(cfg)
-            make = self.template.make_adapter
-            self.adapter: ModelAdapter | None = make(cfg) if make else None
+            self.adapter = adapter
         except BaseException as err:  # no tracker to finish: the file alone says how it ended
             self.finished = True
             _restore_signals(self._signals)

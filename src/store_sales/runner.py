@@ -15,7 +15,7 @@ from .jsonio import read_json
 from .paths import notebooks_dir
 from .rundir import new_run_dir
 from .runstate import forward_signals
-from .templates import NOTEBOOKS
+from .templates import for_notebook
 
 
 def resolve_notebook(name: str | Path) -> Path:
@@ -60,13 +60,34 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     """Names, types, ranges and choices, before any kernel starts or folder is made: builds the
     template's config from the notebook defaults and `params` (ConfigError: one line)."""
     declared = check_parameters(notebook, params)
-    template = NOTEBOOKS.get(notebook.stem)
+    template = for_notebook(notebook)
     if template is not None:
         try:
-            template.config.from_params({**declared, **params})
+            cfg = template.config.from_params({**declared, **params})
+            if hasattr(cfg, "features"):
+                check_features(notebook, cfg.features)
         except ConfigError as err:
             raise ConfigError(f"{notebook.stem}: {err}".replace("Invalid config: ", "")) from None
     return declared
+
+
+def known_features(notebook: Path) -> dict[str, tuple[str, str]]:
+    """name -> (group, description): the built-ins, then the notebook's own `@feature`s."""
+    from .features import REGISTRY
+    from .features.scan import declared_in
+
+    builtin = {f.name: (f.group, f.doc) for f in REGISTRY.values() if f.builtin}
+    return {**builtin, **declared_in(notebook)}
+
+
+def check_features(notebook: Path, spec: str) -> None:
+    """A `features` string against what the notebook will have registered (ConfigError)."""
+    from .features import REGISTRY, resolve
+
+    known = known_features(notebook)
+    resolve(
+        spec, {n: g for n, (g, _) in known.items()}, [f for f in REGISTRY if REGISTRY[f].builtin]
+    )
 
 
 def run(
@@ -84,7 +105,8 @@ def run(
     declared = check_config(path, params)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
-    model = NOTEBOOKS[path.stem].model if path.stem in NOTEBOOKS else ""
+    template = for_notebook(path)
+    model = template.model if template is not None else ""
     out_dir, _ = new_run_dir(exp_name, str(params.get("output_dir") or ""), model)
     params["output_dir"] = str(out_dir)
     # Stream the kernel's output as plain text: papermill's own log_output goes through a

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
-from .features import build_features, feature_names
+from .features import Feature, build_features, feature_names, select
 from .metrics import rmsle
 from .models.base import FitResult, ModelAdapter, StepEvent, StepHook
 from .paths import HORIZON
@@ -166,22 +166,25 @@ def cross_validate(
     plan: Plan,
     adapter: ModelAdapter,
     zero_window: int,
+    features: Sequence[Feature] | None = None,
     hooks: Callable[[int], Sequence[StepHook]] = lambda k: (),
     callbacks: Callable[[int], Sequence] = lambda k: (),
     timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> Validation:
     """Fit each fold on its training origins, early-stop and score on its validation origin.
 
-    `hooks(k)` / `callbacks(k)` give fold k's step hooks and the library's own callbacks;
+    `features`: what the rows carry (default: the built-ins); `hooks(k)` / `callbacks(k)` give
+    fold k's step hooks and the library's own callbacks;
     `timer(name)` times the feature builds and the fits. A
     fit that a hook stopped (hyperband) ends the CV: the sweep has judged the trial already.
     """
-    features = feature_names()
+    chosen = select() if features is None else list(features)
+    features = feature_names(chosen)
     results = []
     for fold in plan.folds:
         origins = np.sort(np.append(fold.train_origins, fold.val_origin))
         with timer("features"):
-            rows = build_features(panel, origins, zero_window)
+            rows = build_features(panel, origins, zero_window, chosen)
             train = _train_rows(rows, fold.train_origins)
             val = rows[rows["origin"].to_numpy() == fold.val_origin]
         with timer("train"):
@@ -235,14 +238,16 @@ def forecast_test(
     validation: Validation,
     zero_window: int,
     refit: bool,
+    features: Sequence[Feature] | None = None,
     timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> Forecast:
-    """Forecast the test days from the last train day."""
-    features = feature_names()
+    """Forecast the test days from the last train day, with the rows `cross_validate` used."""
+    chosen = select() if features is None else list(features)
+    features = feature_names(chosen)
     steps = validation.refit_steps if refit else validation.fit.best_step
     origins = np.append(plan.refit_origins, plan.test_origin) if refit else [plan.test_origin]
     with timer("features"):
-        rows = build_features(panel, np.sort(origins), zero_window)
+        rows = build_features(panel, np.sort(origins), zero_window, chosen)
     if refit:
         model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
         rows = rows[rows["origin"].to_numpy() == plan.test_origin]

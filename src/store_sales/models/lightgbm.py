@@ -77,23 +77,32 @@ class LightGBMAdapter(ModelAdapter):
         dvalid = lgb.Dataset(valid[features], label=valid["target"], reference=dtrain)
         evals: dict = {}
         hook = _HookCallback(hooks, fold)
-        booster = lgb.train(
+        booster = self.train(
             self._params(f"fit_{fold}"),  # the template sets metric=rmse: the hooks read val_rmse
             dtrain,
-            num_boost_round=self.num_boost_round,
-            valid_sets=[dtrain, dvalid],
-            valid_names=["train", "val"],
-            callbacks=[
-                lgb.early_stopping(self.early_stopping_rounds, verbose=True),
-                lgb.log_evaluation(self.log_period),
-                lgb.record_evaluation(evals),
-                hook,
-                *callbacks,
-            ],
+            dvalid,
+            [lgb.record_evaluation(evals), hook, *callbacks],
         )
         best = booster.best_iteration or booster.current_iteration()
         curves = {f"{name}_rmse": list(scores["rmse"]) for name, scores in evals.items()}
         return FitResult(model=booster, best_step=int(best), curves=curves, stopped=hook.stopped)
+
+    def train(self, params: dict, train_set, valid_set, callbacks: list):
+        """LightGBM's own training call, with early stopping on `valid_set` (named "val": the
+        hooks read `val_rmse`). `callbacks` carry the pipeline's step hook and the tracker's
+        callbacks (W&B's `wandb_callback()`); a template notebook overrides this to show it."""
+        return lgb.train(
+            params,
+            train_set,
+            num_boost_round=self.num_boost_round,
+            valid_sets=[train_set, valid_set],
+            valid_names=["train", "val"],
+            callbacks=[
+                lgb.early_stopping(self.early_stopping_rounds, verbose=True),
+                lgb.log_evaluation(self.log_period),
+                *callbacks,
+            ],
+        )
 
     def refit(self, train, features, steps):
         dtrain = lgb.Dataset(train[list(features)], label=train["target"], free_raw_data=True)

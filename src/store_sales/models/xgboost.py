@@ -182,21 +182,14 @@ class XGBoostAdapter(ModelAdapter):
         monitor = (
             [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
         )
-        booster = xgb.train(
+        booster = self.train(
             {**self.params, "nthread": threads},
             dtrain,
-            num_boost_round=self.num_boost_round,
-            evals=[(dtrain, "train"), (dvalid, "val")],
-            evals_result=evals,
-            verbose_eval=False,  # the monitor is placed in `callbacks` (see the module doc)
-            callbacks=[
+            dvalid,
+            evals,
+            [
                 _InOrder(
-                    [
-                        hook,
-                        *callbacks,
-                        *monitor,
-                        _EarlyStopping(self.early_stopping_rounds, hook),
-                    ]
+                    [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)]
                 )
             ],
         )
@@ -204,6 +197,20 @@ class XGBoostAdapter(ModelAdapter):
         curves = {f"{name}_rmse": [float(v) for v in log["rmse"]] for name, log in evals.items()}
         best = _best_steps(booster) or booster.num_boosted_rounds()
         return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
+
+    def train(self, params: dict, dtrain, dvalid, evals_result: dict, callbacks: list):
+        """XGBoost's own training call. `callbacks` run in the order they must (see the module
+        doc): the pipeline's step hook, the tracker's (W&B's `WandbCallback`), the evaluation
+        printer, early stopping last; a template notebook overrides this to show it."""
+        return xgb.train(
+            params,
+            dtrain,
+            num_boost_round=self.num_boost_round,
+            evals=[(dtrain, "train"), (dvalid, "val")],
+            evals_result=evals_result,
+            verbose_eval=False,  # the printer is one of `callbacks`
+            callbacks=callbacks,
+        )
 
     def refit(self, train, features, steps):
         threads = self._threads("refit")

@@ -53,7 +53,7 @@ def template_entry(template: str | Path) -> Template | None:
 def check_every_default(template: str | Path) -> int:
     """Steps between two hyperband checks of a local trial, as the template sets it."""
     entry = template_entry(template)
-    return entry.hyperband_check_every if entry else Template.hyperband_check_every
+    return entry.hyperband_check_every if entry else 10
 
 
 def template_fields(template: str | Path, declared: dict) -> set[str]:

@@ -51,11 +51,3 @@ class Exp001Config(TemplateConfig):
             "seed": self.seed,
             "verbose": -1,
         }
-
-
-def make_adapter(cfg: Exp001Config):
-    from ..models.lightgbm import LightGBMAdapter  # imports lightgbm: only when a run needs it
-
-    return LightGBMAdapter(
-        cfg.lgb_params(), cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period
-    )

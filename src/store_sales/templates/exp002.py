@@ -87,11 +87,3 @@ class Exp002Config(TemplateConfig):
             "seed": self.seed,
             "verbosity": 1,  # warnings only
         }
-
-
-def make_adapter(cfg: Exp002Config):
-    from ..models.xgboost import XGBoostAdapter  # imports xgboost: only when a run needs it
-
-    return XGBoostAdapter(
-        cfg.xgb_params(), cfg.num_boost_round, cfg.early_stopping_rounds, cfg.log_period
-    )

@@ -41,6 +41,8 @@ class Exp003Config(TemplateConfig):
 
     TEMPLATE: ClassVar[str] = "exp003"
     MODEL: ClassVar[str] = "pytorch"
+    HYPERBAND_CHECK_EVERY: ClassVar[int] = 1  # a step is an epoch: judge every one
+    GPU: ClassVar[bool] = True  # its Kaggle bundle asks for a GPU session
 
     exp_name: str = "exp003"
     # network
@@ -93,29 +95,3 @@ class Exp003Config(TemplateConfig):
         if self.num_threads < 0:
             out.append(f"num_threads={self.num_threads!r} must be >= 0 (0 = the free cores)")
         return out
-
-
-def make_adapter(cfg: Exp003Config):
-    from ..models.pytorch import TorchMLPAdapter  # imports torch: only when a run needs it
-
-    return TorchMLPAdapter(
-        hidden_sizes=parse_hidden_sizes(cfg.hidden_sizes),
-        emb_max_dim=cfg.emb_max_dim,
-        dropout=cfg.dropout,
-        wide=cfg.wide,
-        horizon_input=cfg.horizon_input,
-        clip_z=cfg.clip_z,
-        lr=cfg.learning_rate,
-        weight_decay=cfg.weight_decay,
-        batch_size=cfg.batch_size,
-        max_epochs=cfg.max_epochs,
-        patience=cfg.patience,
-        lr_schedule=cfg.lr_schedule,
-        warmup_epochs=cfg.warmup_epochs,
-        grad_clip=cfg.grad_clip,
-        log_every=cfg.log_every,
-        seed=cfg.seed,
-        device=cfg.device,
-        num_threads=cfg.num_threads,
-        wandb_watch=cfg.wandb_watch,
-    )
