@@ -6,7 +6,9 @@ full data's at the *validation* origin, while in the full data everything dated 
 origin that a forecast may not know is scrambled: sales and transactions after the origin,
 promotions, oil and holidays after the horizon. This catches a leak through any input, and any
 skew that exists only on the test path (the cut data's origin is its last train day). All
-templates build their rows with the same `build_features`, so this covers every template.
+templates build their rows with the same `build_features`, and the comparison runs over every
+registered feature (`features="all"`): the built-ins and features registered the way a notebook
+cell registers them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,40 @@ import pytest
 from _helpers_data import cut_at, replace_frames
 
 from store_sales.data import load_data
-from store_sales.features import build_features, build_panel, feature_names
+from store_sales.features import REGISTRY, build_features, build_panel, feature, feature_names
 from store_sales.paths import HORIZON
 from store_sales.validation import make_plan
 
-COMPARED = ["s", "h", "day", "alive", *feature_names()]
+NOTEBOOK_FEATURES = """
+@feature("nb_mean_7")
+def nb_mean_7(known):
+    return np.nanmean(known.y[:, -7:], axis=1)
+
+@feature("nb_promo_trend")
+def nb_promo_trend(known):  # per horizon day: the promotions ahead against the trailing ones
+    return known.promo[:, -16:] - known.promo[:, -44:-16].mean(axis=1, keepdims=True)
+
+@feature("nb_trans_last")
+def nb_trans_last(known):
+    return known.transactions[:, -1][known.store_of]
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def notebook_features():
+    namespace = {"__name__": "__main__", "feature": feature, "np": np}
+    exec(NOTEBOOK_FEATURES, namespace)  # as a notebook cell registers them
+    yield
+    for name in ("nb_mean_7", "nb_promo_trend", "nb_trans_last"):
+        REGISTRY.pop(name)
+
+
+def _compared() -> list[str]:
+    names = feature_names("all")
+    assert {"nb_mean_7", "nb_promo_trend", "nb_trans_last", "year_ago"} <= set(names)
+    return ["s", "h", "day", "alive", *names]
+
+
 OIL_SLACK = 7  # oil days just past the horizon may fill a weekend gap inside it (interpolation)
 
 
@@ -83,10 +114,11 @@ def test_test_origin_of_the_cut_data_equals_the_full_datas_validation_origin(dat
     assert cut.last_train == val_origin and cut.start == full.start
     scrambled = build_panel(_scramble_after(data, origin_day))
 
-    expected = build_features(cut, [cut.last_train], zero_window)  # the test path
-    got = build_features(scrambled, [val_origin], zero_window)  # the validation path
+    expected = build_features(cut, [cut.last_train], zero_window, "all")  # the test path
+    got = build_features(scrambled, [val_origin], zero_window, "all")  # the validation path
     assert len(expected) == len(got) == full.y.shape[0] * HORIZON
-    pd.testing.assert_frame_equal(got[COMPARED], expected[COMPARED])
+    compared = _compared()
+    pd.testing.assert_frame_equal(got[compared], expected[compared])
 
     # the scramble is real: unscrambled, the same targets differ, and dead series exist
     clean = build_features(full, [val_origin], zero_window)
@@ -100,7 +132,7 @@ def test_scrambling_up_to_the_origin_moves_features(data):
     full = build_panel(data)
     val_origin = make_plan(full.last_train, n_origins=2, stride=7).val_origin
     early = build_panel(_scramble_after(data, full.day(val_origin - 1)))
-    got = build_features(early, [val_origin])
-    clean = build_features(full, [val_origin])
-    for col in ("last", "trans_mean_7", "alive", "mean_3", "dow_mean_4w"):
+    got = build_features(early, [val_origin], features="all")
+    clean = build_features(full, [val_origin], features="all")
+    for col in ("last", "trans_mean_7", "alive", "mean_3", "dow_mean_4w", "nb_trans_last"):
         assert not got[col].equals(clean[col]), col

@@ -55,8 +55,9 @@ def _ewm(known: Known, halflife: float) -> np.ndarray:
     window = known.y[:, -int(EWM_SPAN * halflife) :]
     weights = (alpha * (1 - alpha) ** np.arange(window.shape[1])[::-1]).astype(np.float32)
     ok = ~np.isnan(window)
-    num = np.where(ok, window, np.float32(0)) @ weights  # float32 products: one BLAS pass
-    den = ok.astype(np.float32) @ weights
+    # einsum, not `@`: a BLAS call would start its own threads, which collapse on a busy machine
+    num = np.einsum("sd,d->s", np.where(ok, window, np.float32(0)), weights)
+    den = np.einsum("sd,d->s", ok.astype(np.float32), weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 1e-9, num / den, np.nan).astype(np.float32)
 

@@ -1,0 +1,157 @@
+"""The feature contract: a feature sees one origin's `Known` and nothing after it; features are
+registered (built-in groups, a notebook's own) and selected by the `features` string."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from store_sales import features as F
+from store_sales.errors import ConfigError
+from store_sales.features import REGISTRY, Known, build_features, feature, select
+from store_sales.paths import HORIZON
+
+
+def _in_notebook(source: str) -> dict:
+    """Run `source` as a notebook cell would (module `__main__`)."""
+    namespace = {"__name__": "__main__", "feature": feature, "np": np}
+    exec(source, namespace)
+    return namespace
+
+
+@pytest.fixture
+def notebook_feature():
+    """`mean_7_again` registered as a notebook cell registers it; removed afterwards."""
+    _in_notebook(
+        "@feature('mean_7_again')\n"
+        "def mean_7_again(known):\n"
+        "    '''mean of the last 7 days'''\n"
+        "    return np.nanmean(known.y[:, -7:], axis=1)\n"
+    )
+    yield REGISTRY["mean_7_again"]
+    REGISTRY.pop("mean_7_again", None)
+
+
+def test_known_holds_copies_cut_at_the_origin(panel):
+    origin = panel.last_train - 40
+    known = Known(panel, origin)
+    assert known.y.shape == (panel.y.shape[0], origin + 1)
+    assert known.promo.shape[1] == origin + 1 + HORIZON
+    assert known.transactions.shape[1] == origin + 1
+    assert len(known.calendar) == HORIZON and known.local_holiday.shape[1] == HORIZON
+    np.testing.assert_array_equal(known.target_days, origin + np.arange(1, HORIZON + 1))
+    # nothing reaches the whole panel: no array is a view (a view's .base is the full array)
+    for name, value in vars(known).items():
+        if isinstance(value, np.ndarray) and name not in ("h", "target_days"):
+            assert value.base is None and not value.flags.writeable, name
+    with pytest.raises(IndexError):
+        known.y[:, origin + 1]
+    with pytest.raises(ValueError):
+        known.y[0, 0] = 1.0  # read-only: one feature cannot change what the next sees
+
+
+def test_a_feature_that_reads_past_the_origin_cannot(panel):
+    peek = F.Feature("peek", lambda k: k.y[:, k.origin + 1], "notebook", "", False)
+    with pytest.raises(IndexError):
+        build_features(panel, [panel.last_train - 40], features=[peek])
+    # and the last column it can read is the origin itself
+    last = F.Feature("at_origin", lambda k: k.y[:, -1], "notebook", "", False)
+    rows = build_features(panel, [panel.last_train - 40], features=[last])
+    expected = np.repeat(panel.y[:, panel.last_train - 40], HORIZON)
+    np.testing.assert_array_equal(rows["at_origin"].to_numpy(), expected)
+
+
+def test_a_notebook_feature_is_computed_per_origin_and_series(panel, notebook_feature):
+    origins = [panel.last_train - 30, panel.last_train]
+    rows = build_features(panel, origins, features=select("mean_7_again"))
+    assert list(rows.columns) == [*F.META, "mean_7_again"]
+    got = rows["mean_7_again"].to_numpy().reshape(len(origins), -1, HORIZON)
+    for k, origin in enumerate(origins):
+        want = np.nanmean(panel.y[:, origin - 6 : origin + 1], axis=1)
+        np.testing.assert_allclose(got[k, :, 0], want, rtol=1e-6)
+        assert (got[k] == got[k, :, :1]).all()  # one value per series, the same for every h
+    assert notebook_feature.group == "notebook" and not notebook_feature.builtin
+
+
+def test_feature_shapes_per_series_per_day_and_refused(panel):
+    origin = panel.last_train
+    n = panel.y.shape[0]
+    per_day = F.Feature("d", lambda k: k.h[None, :] * 1.0, "x", "", False)
+    per_target = F.Feature("t", lambda k: np.ones((k.n_series, HORIZON)), "x", "", False)
+    rows = build_features(panel, [origin], features=[per_day, per_target])
+    assert rows["d"].dtype == np.float32  # float64 results are kept lean
+    np.testing.assert_array_equal(rows["d"].to_numpy(), np.tile(np.arange(1, 17), n))
+    bad = F.Feature("bad", lambda k: np.ones(3), "x", "", False)
+    with pytest.raises(F.FeatureError, match=r"'bad' returned shape \(3,\).*per series"):
+        build_features(panel, [origin], features=[bad])
+
+
+def test_selection_adds_and_drops_groups_and_names(notebook_feature):
+    names = F.feature_names(select("default,-year_ago,+mean_7_again"))
+    assert "mean_7_again" in names and "year_ago" not in names and "year_ago_mean_7" in names
+    assert names[-1] == "mean_7_again"  # registry order: the built-ins first
+    assert F.feature_names(select("default")) == [f.name for f in REGISTRY.values() if f.builtin]
+    yearly = F.feature_names(select("default,-yearly"))
+    assert not {"year_ago", "year_ago_mean_7"} & set(yearly)
+    assert F.feature_names(select("ids,last")) == [*F.CATEGORICAL, "last"]
+    assert "mean_7_again" not in F.feature_names(select("default"))
+    assert "mean_7_again" in F.feature_names(select("all"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("default,+mean_7_agian", "unknown feature or group 'mean_7_agian'"),
+        ("default,-yearly_", "did you mean yearly"),
+        ("", "selects nothing"),
+        ("default,-default", "selects no feature"),
+    ],
+)
+def test_a_bad_selection_is_one_line_naming_it(spec, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        select(spec)
+    assert "\n" not in str(err.value)
+
+
+def test_a_notebook_cannot_take_a_builtin_or_group_name_but_may_rerun_its_cell():
+    with pytest.raises(F.FeatureError, match="'mean_7' is built in"):
+        _in_notebook("@feature('mean_7')\ndef f(known):\n    return known.y[:, -1]\n")
+    with pytest.raises(F.FeatureError, match="names a feature group"):
+        _in_notebook("@feature('yearly')\ndef f(known):\n    return known.y[:, -1]\n")
+    cell = "@feature('again')\ndef again(known):\n    return known.y[:, -1] + {}\n"
+    try:
+        _in_notebook(cell.format(1))
+        _in_notebook(cell.format(2))  # re-running an edited cell replaces its feature
+        assert REGISTRY["again"].fn.__code__.co_consts.count(2) == 1
+    finally:
+        REGISTRY.pop("again", None)
+    assert REGISTRY["mean_7"].builtin
+
+
+def test_builtin_groups_and_names_do_not_collide():
+    groups = F.groups()
+    assert not set(groups) & set(REGISTRY)
+    assert len([f for f in REGISTRY.values() if f.builtin]) == 42
+    assert all(f.doc for f in REGISTRY.values() if f.builtin)
+
+
+def test_the_runner_scans_a_notebooks_features_without_running_it(tmp_path):
+    from store_sales.features.scan import declared
+
+    found = declared(
+        [
+            "%matplotlib inline",  # a magic: skipped, not an error
+            "import store_sales.features as sf\n@sf.feature('a', group='mine')\ndef a(k):\n"
+            "    '''first line\n    more'''\n    return 1\n",
+            "@feature()\ndef b(k):\n    return 1\n",
+        ]
+    )
+    assert found == {"a": ("mine", "first line"), "b": ("notebook", "")}
+
+
+def test_categorical_features_stay_categories(panel):
+    rows = build_features(panel, [panel.last_train], features=select("ids"))
+    for name in F.CATEGORICAL:
+        assert isinstance(rows[name].dtype, pd.CategoricalDtype), name
+    assert rows["store_nbr"].astype(int).nunique() == panel.series["store_nbr"].nunique()
