@@ -223,3 +223,27 @@ def test_exp004_runs_cv_and_blends(small_data_dir, tmp_path):
     b = json.loads((blend / "metrics.json").read_text())
     best = min(json.loads((d / "metrics.json").read_text())["cv_rmsle_mean"] for d in (cat, lgb))
     assert b["status"] == "finished" and b["cv_rmsle_mean"] <= best + 1e-6
+
+
+def test_exp004s_sweep_file_is_accepted_by_the_checks():
+    from store_sales.sweep import spec
+
+    config = spec.load_config("configs/sweep_exp004.yaml")
+    declared = spec.check_config(config, template="exp004")
+    assert set(config["parameters"]) <= set(declared)
+
+
+@pytest.mark.e2e
+def test_exp004_takes_part_in_a_local_sweep(small_data_dir, tmp_path):
+    folder = tmp_path / "sweep"
+    argv = ["sweep", "local", "configs/sweep_exp004.yaml", "--template", "exp004", "--count", "2"]
+    argv += ["--sweep-dir", str(folder), "-p", "data_dir", str(small_data_dir)]
+    for name, value in {**QUICK["exp004"], "iterations": 150}.items():
+        argv += ["-p", name, str(value)]
+    assert main(argv) == 0
+    trials = sorted((folder / "trials").iterdir())
+    assert len(trials) == 2
+    for trial in trials:
+        m = json.loads((trial / "metrics.json").read_text())
+        assert m["status"] == "finished" and m["model"] == "catboost" and m["val_rmsle"] > 0
+    assert (folder / "best.yaml").is_file()

@@ -68,6 +68,9 @@ def test_metrics_tags_params_are_the_run_folders(tracked_batch, searched, stem):
     assert row["tags.validation"] == ("ts-cv-2x16d" if m["n_folds"] == 2 else "origin-16d-holdout")
     assert "n_origins=6" in row["tags.note"] and row["tags.note"] == row["tags.mlflow.note.content"]
     assert row["params.n_origins"] == "6" and row["params.tracker"] == stem
+    assert row["params.features"] == "default"
+    assert row["tags.code.package_sha256"] == m["code"]["package_sha256"]
+    assert row["tags.code.notebook_sha256"] == m["code"]["notebook_sha256"]
     assert m["mlflow"]["run_id"] == row["run_id"]
 
 

@@ -33,7 +33,8 @@ def test_config_holds_the_template_features_fingerprint_and_environment(records)
     assert {f.name for f in fields(Exp001Config)} <= set(config)
     assert config["n_origins"] == 6 and config["n_folds"] == 3
     assert config["template"] == "exp001"
-    assert "mean_28" in config["features"]
+    assert "mean_28" in config["feature_names"] and config["features"] == "default"
+    assert len(config["code"]["package_sha256"]) == len(config["code"]["notebook_sha256"]) == 64
     files = config["data"]["files"]
     assert set(files) == {f"{name}.csv" for name in SCHEMAS}
     assert len(files["train.csv"]["md5"]) == 32 and files["train.csv"]["bytes"] > 0

@@ -29,9 +29,16 @@ def _register(name: str, group: str, fn, doc: str) -> None:
     feature(name, group)(fn)
 
 
+def _register_each(pattern: str, group: str, values, fn, doc: str) -> None:
+    """One feature per value: `fn(known, value)`, named and described by the patterns."""
+    for value in values:
+        _register(pattern.format(value), group, lambda k, v=value: fn(k, v), doc.format(value))
+
+
 # ---- ids: the series' store and family, as categories ------------------------------------------
-for _col in CATEGORICAL:
-    _register(_col, "ids", lambda k, c=_col: k.series[c].array, f"the series' {_col} (category)")
+_register_each(
+    "{}", "ids", CATEGORICAL, lambda k, c: k.series[c].array, "the series' {} (category)"
+)
 
 
 # ---- level: where the series stands at the origin -------------------------------------------
@@ -43,10 +50,7 @@ def last(known: Known):
     return known.y[:, -1]
 
 
-for _w in WINDOWS:
-    _register(
-        f"mean_{_w}", "level", lambda k, w=_w: k.mean(w), f"mean log1p(sales), last {_w} days"
-    )
+_register_each("mean_{}", "level", WINDOWS, Known.mean, "mean log1p(sales), last {} days")
 
 
 def _ewm(known: Known, halflife: float) -> np.ndarray:
@@ -62,13 +66,13 @@ def _ewm(known: Known, halflife: float) -> np.ndarray:
         return np.where(den > 1e-9, num / den, np.nan).astype(np.float32)
 
 
-for _hl in EWM_HALFLIVES:
-    _register(
-        f"ewm_{_hl}",
-        "level",
-        lambda k, hl=_hl: _ewm(k, hl),
-        f"exponentially weighted mean log1p(sales), halflife {_hl} days",
-    )
+_register_each(
+    "ewm_{}",
+    "level",
+    EWM_HALFLIVES,
+    _ewm,
+    "exponentially weighted mean log1p(sales), halflife {} days",
+)
 
 
 # ---- spread: how the series moves, how often it sells -----------------------------------------
@@ -132,13 +136,13 @@ def family_mean_28(known: Known):
 
 
 # ---- transactions of the store --------------------------------------------------------------
-for _w in (7, 28):
-    _register(
-        f"trans_mean_{_w}",
-        "transactions",
-        lambda k, w=_w: k.mean(w, k.transactions)[k.store_of],
-        f"mean log1p(transactions of the store), last {_w} days",
-    )
+_register_each(
+    "trans_mean_{}",
+    "transactions",
+    (7, 28),
+    lambda k, w: k.mean(w, k.transactions)[k.store_of],
+    "mean log1p(transactions of the store), last {} days",
+)
 
 
 # ---- promotions (published for the 16 target days) -------------------------------------------
@@ -178,13 +182,13 @@ def _dow_mean(known: Known, weeks: int) -> np.ndarray:
     return _mean_at(known, latest[:, None] - 7 * np.arange(weeks)[None, :])
 
 
-for _k in DOW_WEEKS:
-    _register(
-        f"dow_mean_{_k}w",
-        "weekday",
-        lambda k, w=_k: _dow_mean(k, w),
-        f"mean log1p(sales) on the target's weekday, last {_k} weeks known",
-    )
+_register_each(
+    "dow_mean_{}w",
+    "weekday",
+    DOW_WEEKS,
+    _dow_mean,
+    "mean log1p(sales) on the target's weekday, last {} weeks known",
+)
 
 
 # ---- yearly: the same weekday one year (364 days) earlier --------------------------------------
@@ -205,13 +209,9 @@ def year_ago_mean_7(known: Known):
 
 # ---- calendar, national holidays, oil of the target day ---------------------------------------
 for _group, _names in (("calendar", CALENDAR), ("holidays", NATIONAL), ("oil_price", OIL)):
-    for _col in _names:
-        _register(
-            _col,
-            _group,
-            lambda k, c=_col: k.calendar[c].to_numpy()[None, :],
-            f"{_col} of the target day",
-        )
+    _register_each(
+        "{}", _group, _names, lambda k, c: k.calendar[c].to_numpy()[None, :], "{} of the target day"
+    )
 
 
 @feature("local_holiday", "holidays")

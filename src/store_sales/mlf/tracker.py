@@ -92,6 +92,8 @@ class MlflowTracker(Tracker):
             "run_dir": str(info.dir),
             **{t: "true" for t in info.tags},
         }
+        for key, value in (info.config.get("code") or {}).items():  # what code the run ran
+            tags[f"code.{key}"] = str(value)
         commit = (info.config.get("env") or {}).get("git_commit")
         if commit:
             tags["mlflow.source.git.commit"] = commit
