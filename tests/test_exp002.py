@@ -90,35 +90,6 @@ def test_early_stopping_keeps_the_best_round_and_the_whole_curve(fitted, valid):
     assert _rmse(pred, valid) == pytest.approx(val[result.best_step - 1], rel=1e-5)
 
 
-def test_hooks_see_every_round_with_its_scores(fitted):
-    _, result, events = fitted
-    assert [e.step for e in events] == list(range(1, len(result.curves["val_rmse"]) + 1))
-    assert {e.fold for e in events} == {3} and {e.scope for e in events} == {"step"}
-    assert [e.values["val_rmse"] for e in events] == pytest.approx(result.curves["val_rmse"])
-    assert [e.values["train_rmse"] for e in events] == pytest.approx(result.curves["train_rmse"])
-
-
-def test_refit_trains_exactly_the_given_rounds_and_predicts_with_all(train, valid):
-    adapter = _adapter()
-    model = adapter.refit(train, FEATURES, 17)
-    assert model.num_boosted_rounds() == 17
-    assert model.attr("best_iteration") is None
-    pred = adapter.predict(model, valid, FEATURES)
-    every_tree = model.predict(xgb.DMatrix(valid[FEATURES], enable_categorical=True))
-    np.testing.assert_array_equal(pred, every_tree)
-
-
-def test_same_params_and_seed_give_the_same_model(train, valid):
-    params = {"subsample": 0.7, "colsample_bytree": 0.7, "nthread": 2}
-    a, b = _adapter(**params), _adapter(**params)
-    fit_a = a.fit(train, valid, FEATURES)
-    fit_b = b.fit(train, valid, FEATURES)
-    assert fit_a.best_step == fit_b.best_step and fit_a.curves == fit_b.curves
-    np.testing.assert_array_equal(
-        a.predict(fit_a.model, valid, FEATURES), b.predict(fit_b.model, valid, FEATURES)
-    )
-
-
 # ---- a hook stops training (hyperband) --------------------------------------------------------
 
 
@@ -174,17 +145,6 @@ def test_a_hook_stop_after_the_best_round_keeps_the_best(train, valid):
 
 
 # ---- save / load, importance -----------------------------------------------------------------
-
-
-def test_save_and_load_predict_the_same(fitted, valid, tmp_path):
-    adapter, result, _ = fitted
-    path = adapter.save(result.model, tmp_path / adapter.model_file)
-    assert path.is_file() and path.suffix == ".ubj"
-    loaded = adapter.load(path)
-    assert loaded.attr("best_iteration") == result.model.attr("best_iteration")
-    np.testing.assert_array_equal(
-        adapter.predict(loaded, valid, FEATURES), adapter.predict(result.model, valid, FEATURES)
-    )
 
 
 def test_feature_importance_is_a_share_of_gain(fitted):

@@ -307,20 +307,6 @@ def _refit_lrs(a: TorchMLPAdapter, train) -> list[float]:
     return with_curves.curves["lr"]
 
 
-def test_save_and_load_predict_identically(frames, tmp_path):
-    train, valid = frames
-    a = adapter(max_epochs=2)
-    model = a.fit(train, valid, FEATURES).model
-    path = a.save(model, tmp_path / a.model_file)
-    assert path.name == "model.pt" and path.stat().st_size > 0
-    loaded = TorchMLPAdapter(device="cpu").load(path)  # any adapter: the file is enough
-    assert loaded.prep == model.prep and loaded.epochs == model.epochs
-    np.testing.assert_array_equal(
-        a.predict(model, valid, FEATURES), a.predict(loaded, valid, FEATURES)
-    )
-    assert a.feature_importance(model) is None
-
-
 def test_predict_checks_the_features(frames):
     train, valid = frames
     a = adapter(max_epochs=1)

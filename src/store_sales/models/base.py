@@ -92,6 +92,11 @@ class ModelAdapter(ABC):
     @abstractmethod
     def load(self, path: Path) -> Any: ...
 
+    def steps(self, model: Any) -> int | None:
+        """The training steps a model holds (a refit's must be exactly those asked for); None
+        where the library cannot say."""
+        return None
+
     def feature_importance(self, model: Any) -> pd.Series | None:
         """Share of importance per feature (sums to 1), or None when the model has none."""
         return None

@@ -111,6 +111,9 @@ class LightGBMAdapter(ModelAdapter):
     def predict(self, model, rows, features) -> np.ndarray:
         return model.predict(rows[list(features)], num_iteration=model.best_iteration or None)
 
+    def steps(self, model) -> int:
+        return model.current_iteration()
+
     def save(self, model, path: Path) -> Path:
         model.save_model(str(path))
         return Path(path)

@@ -309,6 +309,9 @@ class TorchMLPAdapter(ModelAdapter):
             out = _predict(model.net, x_num, x_cat, model.device)
         return out.astype(np.float64) * model.prep.target_std + model.prep.target_mean
 
+    def steps(self, model: TorchModel) -> int:
+        return model.epochs
+
     def save(self, model: TorchModel, path: Path) -> Path:
         state = {
             "format": FORMAT,

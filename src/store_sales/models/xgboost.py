@@ -228,6 +228,9 @@ class XGBoostAdapter(ModelAdapter):
         best = _best_steps(model)
         return model.predict(matrix, iteration_range=(0, best or 0))
 
+    def steps(self, model) -> int:
+        return model.num_boosted_rounds()
+
     def save(self, model, path: Path) -> Path:
         model.save_model(str(path))  # keeps best_iteration: a loaded model predicts the same
         return Path(path)

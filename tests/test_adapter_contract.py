@@ -1,0 +1,130 @@
+"""The model adapter contract, for every template's model as its notebook builds it (the package's
+adapters and the ones written in a notebook, like exp004's CatBoost): the best step kept, a refit
+of exactly N steps, a save/load round trip, determinism, hooks on every step, StopTraining.
+
+Per-library behaviour (categories in XGBoost, the network's inputs, ...) stays in the library's
+own test file; this one asks only what the pipeline relies on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from store_sales import templates
+from store_sales.features import build_features, feature_names
+from store_sales.models.base import FitResult, StepEvent, StopTraining
+from store_sales.templates import TEMPLATES
+from store_sales.validation import _train_rows, make_plan
+
+# small, fast settings per template: a few dozen steps on one thread
+SMALL = {
+    "exp001": {"num_boost_round": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
+    "exp002": {"num_boost_round": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
+    "exp003": {"max_epochs": 4, "patience": 1, "batch_size": 512, "log_every": 0},
+    "exp004": {"iterations": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
+}
+NAMES = sorted(TEMPLATES)
+
+
+def test_every_model_template_has_small_settings_here():
+    assert set(NAMES) <= set(SMALL), "add the new template's small settings to SMALL"
+
+
+@pytest.fixture(scope="module")
+def rows(panel):
+    plan = make_plan(panel.last_train, n_origins=4, stride=14)
+    fold = plan.folds[0]
+    frame = build_features(panel, np.sort(np.append(fold.train_origins, fold.val_origin)))
+    val = frame[(frame["origin"].to_numpy() == fold.val_origin) & frame["alive"].to_numpy()]
+    return _train_rows(frame, fold.train_origins), val, feature_names()
+
+
+def _adapter(name: str):
+    config = TEMPLATES[name].config
+    quiet = {"log_period": 0} if "log_period" in config.__dataclass_fields__ else {}
+    return templates.adapter(name, config(**SMALL[name], **quiet, num_threads=1))
+
+
+def _rmse(pred, frame) -> float:
+    return float(np.sqrt(np.mean((pred - frame["target"].to_numpy()) ** 2)))
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def fitted(request, rows):
+    train, val, features = rows
+    adapter = _adapter(request.param)
+    events: list[StepEvent] = []
+    fit = adapter.fit(train, val, features, fold=2, hooks=[events.append])
+    return request.param, adapter, fit, events
+
+
+def test_the_fit_keeps_its_best_step_and_predicts_with_it(fitted, rows):
+    _, adapter, fit, _ = fitted
+    _, val, features = rows
+    assert isinstance(fit, FitResult) and fit.stopped is None
+    curve = fit.curves["val_rmse"]
+    assert fit.best_step == int(np.argmin(curve)) + 1
+    pred = adapter.predict(fit.model, val, features)
+    assert pred.shape == (len(val),) and np.isfinite(pred).all()
+    assert _rmse(pred, val) == pytest.approx(curve[fit.best_step - 1], rel=1e-4)
+
+
+def test_hooks_see_every_step_with_its_validation_score(fitted):
+    _, _, fit, events = fitted
+    steps = [e for e in events if e.scope == "step"]
+    assert [e.step for e in steps] == list(range(1, len(fit.curves["val_rmse"]) + 1))
+    assert {e.fold for e in steps} == {2}
+    assert [e.values["val_rmse"] for e in steps] == pytest.approx(fit.curves["val_rmse"])
+
+
+def test_refit_trains_exactly_the_steps_asked(fitted, rows):
+    _, adapter, _, _ = fitted
+    train, val, features = rows
+    model = adapter.refit(train, features, 2)
+    assert adapter.steps(model) == 2
+    assert np.isfinite(adapter.predict(model, val, features)).all()
+
+
+def test_save_and_load_predict_the_same(fitted, rows, tmp_path):
+    _, adapter, fit, _ = fitted
+    _, val, features = rows
+    path = adapter.save(fit.model, tmp_path / adapter.model_file)
+    assert path.is_file()
+    again = adapter.load(path)
+    np.testing.assert_allclose(
+        adapter.predict(again, val, features), adapter.predict(fit.model, val, features), rtol=1e-6
+    )
+
+
+def test_the_same_settings_give_the_same_model(fitted, rows):
+    name, adapter, fit, _ = fitted
+    train, val, features = rows
+    other = _adapter(name).fit(train, val, features)
+    np.testing.assert_allclose(
+        adapter.predict(other.model, val, features),
+        adapter.predict(fit.model, val, features),
+        rtol=1e-6,
+    )
+
+
+def test_a_hook_that_stops_training_ends_the_fit_there(fitted, rows):
+    name, _, _, _ = fitted
+    train, val, features = rows
+
+    def stop_at_2(event: StepEvent) -> None:
+        if event.scope == "step" and event.step == 2:
+            raise StopTraining({"stopped_at_round": 2})
+
+    fit = _adapter(name).fit(train, val, features, hooks=[stop_at_2])
+    assert fit.stopped == {"stopped_at_round": 2}
+    # the curve ends at the stop (LightGBM and PyTorch cut it at the best step so far)
+    assert 1 <= len(fit.curves["val_rmse"]) <= 2 and fit.best_step <= len(fit.curves["val_rmse"])
+
+
+def test_importance_is_a_share_per_feature_or_none(fitted, rows):
+    _, adapter, fit, _ = fitted
+    importance = adapter.feature_importance(fit.model)
+    if importance is not None:
+        assert set(importance.index) <= set(rows[2])
+        assert importance.sum() == pytest.approx(1.0) and (importance >= 0).all()
