@@ -11,6 +11,7 @@ import pytest
 
 import store_sales
 from store_sales import runner, templates
+from store_sales.config import parameters_source
 from store_sales.models.base import ModelAdapter
 from store_sales.templates import NOTEBOOKS, TEMPLATES
 
@@ -40,6 +41,14 @@ def test_notebook_parameters_are_the_config_fields_with_their_defaults(name):
     assert sorted(set(declared) - set(defaults)) == [], "in the notebook, not in the config"
     assert sorted(set(defaults) - set(declared)) == [], "in the config, not in the notebook"
     assert declared == defaults
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_parameters_cell_is_generated_from_the_config(name):
+    """A parameter is declared once, in the config dataclass; the cell is its text."""
+    template = NOTEBOOKS[name]
+    (cell,) = templates.cells(template.notebook, "parameters")
+    assert cell == parameters_source(template.config), "regenerate with config.parameters_source"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -13,8 +13,9 @@ config), built from small bases so that run and validation fields are declared o
 
 from __future__ import annotations
 
+import inspect
 import re
-from dataclasses import asdict, dataclass, field, fields, make_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar
 
 from .errors import ConfigError
@@ -40,6 +41,7 @@ TRACKERS = ("wandb", "mlflow", "both", "none")
 class TrackingFields:
     """Identity, output folder and tracking: what every notebook that makes a run has."""
 
+    # run: its name, folder and trackers
     exp_name: str = "exp001"
     output_dir: str = ""  # "" -> outputs/<exp_name>/<run name>; must not hold another run
     tracker: str = "wandb"  # wandb | mlflow | both | none (the run folder records every run)
@@ -64,6 +66,7 @@ class TrackingFields:
 class RunFields(TrackingFields):
     """A model template's run: tracking, plus its data, sweep hook and seed."""
 
+    # data, sweep trials, seed
     data_dir: str = ""  # "" -> Kaggle input, else data/raw/<competition>, else synthetic data
     sweep_dir: str = ""  # set by the local sweep runner: lets hyperband stop this trial early
     seed: int = 42
@@ -105,7 +108,11 @@ class Checked:
                 f"{cls.__name__}_{name}",
                 [("exp_name", str, field(default=name))],
                 bases=(cls,),
-                namespace={"TEMPLATE": name, "__module__": cls.__module__},
+                namespace={
+                    "TEMPLATE": name,
+                    "__module__": cls.__module__,
+                    "RENAMED_FROM": cls.__name__,
+                },
             )
         return _RENAMED[key]
 
@@ -126,6 +133,7 @@ class ValidationFields:
     nearest the test (its score is `val_rmsle`).
     """
 
+    # validation layout
     n_folds: int = 1  # time-series CV folds, each 16 days earlier than the last
     n_origins: int = 26  # training origins per fit (26 x 14 days: a year of seasons)
     origin_stride: int = 14  # days between training origins (multiples of 7 keep the weekday)
@@ -141,6 +149,7 @@ class FeatureFields:
     """Which features the rows carry: groups and names of `store_sales.features`, built-in or
     registered in the notebook (`store-sales run exp001 --list-features`)."""
 
+    # features (store-sales run TEMPLATE --list-features)
     features: str = "default"  # e.g. "default,-yearly,+my_feature" (- drops, + adds)
 
     def problems(self) -> list[str]:
@@ -170,6 +179,58 @@ _KINDS = {  # a field's annotation -> the values it takes, and how to say so
     "float": ((int, float), "a number"),
     "str": ((str,), "a string"),
 }
+
+
+def parameters_source(cls) -> str:
+    """The `parameters` cell of a notebook whose config is `cls`: one `name = default  # comment`
+    line per field, in field order, with the section comments of the classes that declare them.
+
+    Every template notebook's cell is this text (tests/test_templates.py), so a parameter is
+    declared once, in its dataclass; `store-sales new` writes it for the new template."""
+    comments: dict[str, str] = {}
+    headers: dict[str, list[str]] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):  # a class made at run time (for_template): its bases say it
+            continue
+        pending: list[str] = []
+        for line in lines:
+            text = line.strip()
+            if text.startswith("#"):
+                pending.append(text)
+                continue
+            match = _FIELD_LINE.match(line)
+            if match and match["name"] in cls.__dataclass_fields__:
+                name = match["name"]
+                if match["comment"]:
+                    comments[name] = match["comment"]
+                if pending and name not in headers:
+                    headers[name] = pending
+            pending = []
+    out = [
+        f"# Parameters: papermill overrides these (`-p name value`); defaults from {cls.__name__}."
+    ]
+    for f in fields(cls):
+        out += headers.get(f.name, [])
+        comment = comments.get(f.name, "")
+        if "=" in comment:  # papermill drops a parameter line whose comment holds one
+            raise ValueError(f"{cls.__name__}.{f.name}: no '=' in its comment, please")
+        value = getattr(cls, f.name) if f.default is MISSING else f.default
+        out.append(f"{f.name} = {_literal(value)}" + (f"  # {comment}" if comment else ""))
+    return "\n".join(out)
+
+
+def _literal(value) -> str:
+    """A Python literal as ruff formats it (double quotes)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+_FIELD_LINE = re.compile(
+    r"^    (?P<name>[a-z_][a-z0-9_]*): [^=#]+= [^#]+?(?:\s+#\s?(?P<comment>.*))?$"
+)
 
 
 def type_problems(cfg) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .config import parameters_source
 from .errors import ConfigError
 from .paths import notebooks_dir
 from .templates import META_KEY, for_notebook
@@ -45,10 +46,8 @@ def new_template(name: str, source: str, folder: Path | None = None) -> Path:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if "parameters" in cell.metadata.get("tags", []):
-                cell.source = re.sub(
-                    r'^exp_name = "[^"]*"', f'exp_name = "{name}"', cell.source, flags=re.M
-                )
+            if "parameters" in cell.metadata.get("tags", []):  # generated from the config
+                cell.source = parameters_source(template.config.for_template(name))
             cell.source = cell.source.replace(f'template="{old}"', f'template="{name}"')
     title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     if title is not None and title.source.startswith(f"# {old}"):

@@ -20,7 +20,7 @@ class BlendConfig(Checked, TrackingFields):
     members: str = "best:3"  # run folders or names, comma-separated; or best:K from `runs`
     runs_dir: str = ""  # where runs named by name or best:K are looked for; "" -> outputs/
     metric: str = "cv_rmsle_mean"  # what best:K ranks by (lower is better)
-    method: str = "fit"  # fit: weights >= 0 summing to 1 that minimise CV RMSLE | equal
+    method: str = "fit"  # fit: non-negative weights summing to 1 that minimise CV RMSLE | equal
 
     def problems(self) -> list[str]:
         out = TrackingFields.problems(self)

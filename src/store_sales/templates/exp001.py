@@ -27,7 +27,7 @@ class Exp001Config(TemplateConfig):
     num_boost_round: int = 3000
     early_stopping_rounds: int = 100
     log_period: int = 100
-    num_threads: int = 0  # 0 = the cores free when training starts (threads.py)
+    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
 
     def problems(self) -> list[str]:
         return [

@@ -43,7 +43,7 @@ class Exp002Config(TemplateConfig):
     num_boost_round: int = 3000
     early_stopping_rounds: int = 100
     log_period: int = 100  # 0: no per-round printout
-    num_threads: int = 0  # 0 = the cores free when training starts (threads.py)
+    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
 
     def problems(self) -> list[str]:
         out = [

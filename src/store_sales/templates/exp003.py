@@ -51,19 +51,19 @@ class Exp003Config(TemplateConfig):
     dropout: float = 0.0  # measured: any dropout lowered the validation score
     wide: bool = True  # a linear path from the numeric inputs to the output
     horizon_input: bool = True  # the horizon day h (1..16) as an embedded input
-    clip_z: float = 5.0  # standardized numeric inputs are clipped at ±clip_z (0 = no clip)
+    clip_z: float = 5.0  # standardized numeric inputs are clipped at ±clip_z (0: no clip)
     # training
     learning_rate: float = 0.003  # peak, after warmup
     weight_decay: float = 0.0001  # AdamW's decoupled weight decay
     batch_size: int = 2048
     max_epochs: int = 10  # the schedule's length; early stopping may end sooner
-    patience: int = 3  # epochs without a better validation RMSE before stopping (0 = never)
+    patience: int = 3  # epochs without a better validation RMSE before stopping (0: never)
     lr_schedule: str = "cosine"  # cosine (warmup, then cosine decay) | onecycle | constant
     warmup_epochs: float = 1.0
-    grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
-    log_every: int = 50  # batches between two batch-level logs (loss, lr, grad norm); 0 = off
+    grad_clip: float = 1.0  # max gradient norm (0: no clipping)
+    log_every: int = 50  # batches between two batch-level logs (loss, lr, grad norm); 0: off
     device: str = "auto"  # auto (cuda if available) | cpu | cuda
-    num_threads: int = 0  # CPU threads for torch; 0 = the cores free (threads.py)
+    num_threads: int = 0  # CPU threads for torch; 0: the cores free (threads.py)
     wandb_watch: bool = False  # W&B's wandb.watch: gradient histograms every log_every batches
 
     def problems(self) -> list[str]:

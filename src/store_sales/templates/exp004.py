@@ -29,7 +29,7 @@ class Exp004Config(TemplateConfig):
     iterations: int = 3000
     early_stopping_rounds: int = 100
     log_period: int = 100
-    num_threads: int = 0  # 0 = the cores free when training starts (threads.py)
+    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
 
     def problems(self) -> list[str]:
         return [
