@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 
 from . import leaderboard as lb
 from . import metrics as m
-from . import predictions
+from . import predictions, results
 from .errors import UserError
 from .jsonio import write_json
 from .paths import outputs_root
@@ -316,30 +316,23 @@ def report(run: Run, members: list[Member], result: BlendResult) -> dict:
     tracker = run.tracker
     first = members[0]
     test_pred = result.test.set_index("id").loc[first.order].reset_index()
-    submission = test_pred[["id", "pred"]].rename(columns={"pred": "sales"})
-    submission.to_csv(run.dir / "submission.csv", index=False)
-    predictions.write(result.oof, run.dir / predictions.OOF_FILE)
-    predictions.write(test_pred, run.dir / predictions.TEST_PRED_FILE)
+    # the members' submission order is the sample's; the same checks as a template's
+    results.submission(run, first.order, test_pred["id"], test_pred["pred"])
+    results.prediction_files(run, result.oof, test_pred)
     table = weights_table(members, result)
     table.to_csv(run.dir / "blend_weights.csv", index=False)
-    horizon = m.by_horizon(result.oof)
-    horizon.to_csv(run.dir / "val_by_horizon.csv", index=False)
+    results.horizon_scores(run, result.oof)
 
     blend_scores = result.scores["blend"].to_numpy()
+    scores = results.fold_scores(run, blend_scores)
     cv = m.cv_summary(blend_scores)
     best_member = min(members, key=lambda mem: result.scores[mem.name].mean())
     weights = {mem.name: float(w) for mem, w in zip(members, result.weights, strict=True)}
     run.metrics.update(
-        val_rmsle=round(float(blend_scores[0]), 6),
-        **{k: round(v, 6) for k, v in cv.items()},
-        n_folds=len(blend_scores),
         members=[mem.name for mem in members],
         weights={name: round(w, 6) for name, w in weights.items()},
         best_member=best_member.name,
         best_member_cv_rmsle_mean=round(float(result.scores[best_member.name].mean()), 6),
-        rmsle_by_horizon={
-            int(h): round(float(v), 6) for h, v in zip(horizon["h"], horizon["rmsle"], strict=True)
-        },
     )
     if result.oos_scores is not None:
         run.metrics["cv_rmsle_mean_oos"] = round(float(result.oos_scores.mean()), 6)
@@ -355,24 +348,9 @@ def report(run: Run, members: list[Member], result: BlendResult) -> dict:
             else ""
         )
     )
-    tracker.log(
-        {
-            "val/rmsle": float(blend_scores[0]),
-            **{f"cv/{k.removeprefix('cv_')}": v for k, v in cv.items()},
-            **{f"blend/weight/{name}": w for name, w in weights.items()},
-        }
-    )
+    tracker.log({**scores, **{f"blend/weight/{name}": w for name, w in weights.items()}})
     tracker.table("blend/weights", table)
     tracker.table("blend/scores", result.scores.reset_index())
-    tracker.table("val/by_horizon", horizon, line=("h", "rmsle"))
-    summary = {"run_name": run.name, "members": run.metrics["members"], **cv}
-    tracker.artifact(
-        f"{run.cfg.exp_name}-submission", "submission", [run.dir / "submission.csv"], summary
-    )
-    tracker.artifact(
-        f"{run.cfg.exp_name}-predictions",
-        "predictions",
-        [run.dir / predictions.OOF_FILE, run.dir / predictions.TEST_PRED_FILE],
-        summary,
-    )
+    summary = {"members": run.metrics["members"], "val_rmsle": float(blend_scores[0]), **cv}
+    results.artifacts(run, {**summary, "n_folds": len(blend_scores)}, tested=True)
     return run.metrics

@@ -309,10 +309,13 @@ def check_consistency(data: CompetitionData) -> None:
         )
 
 
-def write_submission(path: Path, data: CompetitionData, ids, sales) -> pd.DataFrame:
-    """Write `id,sales` in sample_submission order; refuses missing or negative forecasts."""
+def write_submission(path: Path, sample_ids, ids, sales) -> pd.DataFrame:
+    """Write `id,sales` in the order of `sample_ids` (sample_submission.csv's, or a
+    CompetitionData for it); refuses missing or negative forecasts."""
+    if isinstance(sample_ids, CompetitionData):
+        sample_ids = sample_ids.sample_submission["id"]
     pred = pd.Series(np.asarray(sales, dtype="float64"), index=np.asarray(ids))
-    sub = pd.DataFrame({"id": data.sample_submission["id"].to_numpy()})
+    sub = pd.DataFrame({"id": np.asarray(sample_ids)})
     sub["sales"] = pred.reindex(sub["id"]).to_numpy()
     if sub["sales"].isna().any() or (sub["sales"] < 0).any():
         raise ValueError("forecast missing or negative for some test ids; nothing written")

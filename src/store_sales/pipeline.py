@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as m
-from . import plots, predictions
+from . import plots, predictions, results
 from .codeinfo import executed_cells
-from .data import SCHEMAS, CompetitionData, load_data, write_submission
+from .data import SCHEMAS, CompetitionData, load_data
 from .envinfo import environment, fingerprint
 from .errors import ConfigError
 from .features import Panel, build_panel, feature_names, select
@@ -167,13 +167,11 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
             features=run.features,
             timer=run.phase,
         )
-        result.submission = write_submission(
-            run.dir / "submission.csv", data, result.ids, result.sales
+        result.submission = results.submission(
+            run, data.sample_submission["id"], result.ids, result.sales
         )
-        predictions.write(
-            predictions.test_pred_frame(panel, result, result.submission),
-            run.dir / predictions.TEST_PRED_FILE,
-        )
+        test_pred = predictions.test_pred_frame(panel, result, result.submission)
+        predictions.write(test_pred, run.dir / predictions.TEST_PRED_FILE)
     copy_submission_for_kaggle(run.dir, cfg.output_dir)
     return result
 
@@ -193,19 +191,16 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     (run.dir / "features.txt").write_text("\n".join(features) + "\n")
 
     oof = predictions.oof_frame(panel, validation)
-    predictions.write(oof, run.dir / predictions.OOF_FILE)
-    horizon = m.by_horizon(oof)
-    horizon.to_csv(run.dir / "val_by_horizon.csv", index=False)
+    results.prediction_files(run, oof, None)  # test_pred.parquet: written by forecast
+    horizon = results.horizon_scores(run, oof)
+    scores = results.fold_scores(run, validation.scores)
     worst, per_family = m.validation_tables(panel, first.rows)
     worst.to_csv(run.dir / "val_worst_series.csv", index=False)
     per_family.to_csv(run.dir / "val_by_family.csv", index=False)
 
     cv = m.cv_summary(validation.scores)
     run.metrics.update(
-        val_rmsle=round(first.rmsle, 6),
         val_rmsle_alive=round(first.rmsle_alive, 6),
-        **{k: round(v, 6) for k, v in cv.items()},
-        n_folds=len(validation.folds),
         best_step=fit.best_step,
         fold_best_steps=[f.fit.best_step for f in validation.folds],
         fold_steps_run=[len(f.fit.curves.get("val_rmse", ())) for f in validation.folds],
@@ -213,9 +208,6 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         refit=forecast.refit,
         n_features=len(features),
         n_train_rows=first.n_train_rows,
-        rmsle_by_horizon={
-            int(h): round(float(v), 6) for h, v in zip(horizon["h"], horizon["rmsle"], strict=True)
-        },
     )
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
@@ -239,11 +231,10 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
 
     best = fit.best_step
     scalars = {
-        "val/rmsle": first.rmsle,
+        **scores,
         "val/rmsle_alive": first.rmsle_alive,
         "train/rows": first.n_train_rows,
         "train/best_step": best,
-        **{f"cv/{k.removeprefix('cv_')}": v for k, v in cv.items()},
         **{f"val/family/{r.family}": r.rmsle for r in per_family.itertuples()},
     }
     for name, key in (("val_rmse", "val/rmse_log"), ("train_rmse", "train/rmse_log")):
@@ -253,7 +244,6 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     tracker.log(scalars)
     tracker.table("val/worst_series", worst)
     tracker.table("val/by_family", per_family)
-    tracker.table("val/by_horizon", horizon, line=("h", "rmsle"))
     rows = first.rows
     tracker.histogram(
         "val/log_residuals", np.log1p(rows["pred"].to_numpy()) - rows["target"].to_numpy()
@@ -272,19 +262,8 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     tracker.artifact(
         f"{cfg.exp_name}-model", "model", [model_path, run.dir / "features.txt"], summary
     )
-    if tested:
-        tracker.artifact(
-            f"{cfg.exp_name}-submission",
-            "submission",
-            [run.dir / "submission.csv"],
-            {"run_name": run.name, "val_rmsle": first.rmsle, **cv},
-        )
-    tracker.artifact(
-        f"{cfg.exp_name}-predictions",
-        "predictions",
-        [run.dir / predictions.OOF_FILE]
-        + ([run.dir / predictions.TEST_PRED_FILE] if tested else []),
-        {"run_name": run.name, "n_folds": len(validation.folds), **cv},
+    results.artifacts(
+        run, {"val_rmsle": first.rmsle, "n_folds": len(validation.folds), **cv}, tested
     )
     _show(figures)
     return run.metrics
