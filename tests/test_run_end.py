@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from store_sales import cli
+from store_sales.errors import TRACEBACK_OUTPUT
 from store_sales.run import Run
 from store_sales.runstate import forward_signals, run_state
 from store_sales.templates.exp001 import Exp001Config
@@ -194,7 +196,9 @@ def cell_outputs(shell, monkeypatch):
     seen = {"error": None, "displays": []}
     monkeypatch.setattr(shell, "_showtraceback", lambda etype, value, stb: seen.update(error=stb))
     monkeypatch.setattr(
-        shell.display_pub, "publish", lambda data, **kw: seen["displays"].append(data)
+        shell.display_pub,
+        "publish",
+        lambda data, metadata=None, **kw: seen["displays"].append({**data, **(metadata or {})}),
     )
     return seen
 
@@ -210,7 +214,7 @@ def test_a_user_error_in_a_cell_is_one_line_with_the_traceback_kept(tmp_path, sh
         _plain(line).strip()
         == "DataError: stores.csv: line 3 repeats line 2. Remove the duplicate."
     )
-    (full,) = [d["text/plain"] for d in cell_outputs["displays"]]
+    (full,) = [d["text/plain"] for d in cell_outputs["displays"] if d.get(TRACEBACK_OUTPUT)]
     assert "Traceback" in _plain(full) and "in load()" in _plain(full)
     assert read_metrics(run)["status"] == "failed"
 
@@ -230,7 +234,7 @@ def _plain(text: str) -> str:
 
 
 @pytest.mark.e2e
-def test_plain_papermill_prints_a_user_error_as_one_line(small_data_dir, tmp_path):
+def test_plain_papermill_prints_a_user_error_as_one_line(small_data_dir, tmp_path, capsys):
     """`papermill exp001.ipynb out.ipynb` on data with a duplicated store: after papermill's
     own frames, its report of the cell is the one line; the executed notebook keeps the
     traceback."""
@@ -259,3 +263,11 @@ def test_plain_papermill_prints_a_user_error_as_one_line(small_data_dir, tmp_pat
         "".join(o["data"]["text/plain"]) for o in outputs if o["output_type"] == "display_data"
     )
     assert "Traceback" in _plain(kept) and "_check_unique" in _plain(kept)
+    # `store-sales run`: the one line, and with --verbose the traceback the cell kept
+    args = ["run", "exp001", "-q", "-p", "data_dir", str(data), "-p", "tracker", "none"]
+    assert cli.main([*args, "-p", "output_dir", str(tmp_path / "cli")]) == 1
+    err = capsys.readouterr().err
+    assert "line 3 repeats line 2" in err and "Traceback" not in err
+    assert cli.main([*args, "-v", "-p", "output_dir", str(tmp_path / "cli-v")]) == 1
+    err = _plain(capsys.readouterr().err)
+    assert "Traceback" in err and "_check_unique" in err

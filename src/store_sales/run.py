@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import templates
 from .envinfo import git_commit, peak_rss_mb
-from .errors import UserError
+from .errors import TRACEBACK_OUTPUT, UserError
 from .jsonio import write_json
 from .models.base import ModelAdapter
 from .rundir import new_run_dir
@@ -171,7 +171,9 @@ def _set_error_hook(run: Run | None) -> None:
             # papermill prints (and re-raises as PapermillExecutionError) and Kaggle shows,
             # is that one line. The full traceback stays in the notebook as a plain output.
             stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-            shell.display_pub.publish(data={"text/plain": "\n".join(stb)})
+            shell.display_pub.publish(
+                data={"text/plain": "\n".join(stb)}, metadata={TRACEBACK_OUTPUT: True}
+            )
             # _showtraceback: the step that emits the error output (ipykernel's override);
             # showtraceback(exception_only=True) would add a "use %tb" line to it
             shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
