@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from store_sales import runner
+from store_sales.models.base import FitResult, ModelAdapter
 from store_sales.synth import generate
 
 SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
@@ -299,3 +301,74 @@ def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
         stem = stem or next(k for k, v in BATCH_FILES.items() if v.items() <= config.items())
         runs[stem] = folder
     return Batch(code, out.getvalue(), root / "outputs", runs)
+
+
+# ---- the pipeline in-process, with a fake model ---------------------------------------------
+class LabelAdapter(ModelAdapter):
+    """A model whose every fit forecasts one constant, so each output shows which model made
+    it: fold k's model forecasts FOLD_SALES + k sales, the test refit REFIT_SALES. Fold k's best
+    step is 10 * k. Records the folds it fits and the step count of each refit."""
+
+    name = "label"
+    model_file = "model.json"
+    FOLD_SALES = 10.0
+    REFIT_SALES = 100.0
+
+    def __init__(self):
+        self.fits: list[int] = []
+        self.refits: list[int] = []
+
+    def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()):
+        self.fits.append(fold)
+        curve = list(1.0 / np.arange(1.0, 10 * fold + 6))  # a learning curve to plot
+        return FitResult(self.FOLD_SALES + fold, 10 * fold, {"val_rmse": curve})
+
+    def refit(self, train, features, steps):
+        self.refits.append(steps)
+        return self.REFIT_SALES
+
+    def predict(self, model, rows, features):
+        return np.full(len(rows), np.log1p(model))
+
+    def save(self, model, path):
+        path.write_text(json.dumps(model))
+        return path
+
+    def load(self, path):
+        return json.loads(path.read_text())
+
+
+@dataclass
+class PipelineRun:
+    dir: Path  # the run folder
+    metrics: dict  # metrics.json as written
+    adapter: object  # the LabelAdapter it ran with
+
+
+@pytest.fixture(scope="module")
+def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]:
+    """`run_pipeline(**params)`: the calls a template notebook makes (pipeline.start ... finish),
+    in this process, exp001's config with `params`, on the small data, tracker none, with a
+    LabelAdapter in place of LightGBM. A second or so; the one place that knows how a test
+    gives the pipeline its model."""
+    from store_sales import pipeline
+    from store_sales.templates.exp001 import Exp001Config
+
+    def run(**params) -> PipelineRun:
+        out = tmp_path_factory.mktemp("pipeline") / "run"
+        params = {"n_origins": 4, "tracker": "none", **params}
+        cfg = Exp001Config(data_dir=str(small_data_dir), output_dir=str(out), **params)
+        adapter = LabelAdapter()
+        with pytest.MonkeyPatch.context() as mp:
+            isolate_outputs(mp, tmp_path_factory.mktemp("pipeline-outputs"))
+            run = pipeline.start(cfg)
+            run.adapter = adapter
+            data, panel = pipeline.load(run)
+            cv = pipeline.validate(run, panel)
+            forecast = pipeline.forecast(run, data, panel, cv)
+            pipeline.report(run, panel, cv, forecast)
+            run.finish()
+        metrics = json.loads((run.dir / "metrics.json").read_text())
+        return PipelineRun(run.dir, metrics, adapter)
+
+    return run

@@ -246,3 +246,45 @@ def test_blending_runs_of_other_folds_fails_in_one_line(tracked_batch, tmp_path,
     verbose = ["run", "blend", "-q", "-v", "-p", "members", members, "-p", "tracker", "none"]
     assert cli.main([*verbose, "-p", "output_dir", str(tmp_path / "c")]) == 1
     assert "Exception encountered at" in capsys.readouterr().err  # papermill's full report
+
+
+def test_the_reported_fold_scores_are_those_of_the_blend_written(tmp_path):
+    """metrics.json's per-fold and CV scores score the blend's own oof.parquet (the overall
+    weights), not each fold's own best weights. Member a is good on fold 1, b on fold 2: the
+    weights fit on one fold alone differ from the overall ones."""
+    rng = np.random.default_rng(3)
+    origins = ("2017-07-30", "2017-07-14", "2017-06-28")
+    a, b = _member(tmp_path, "a-run", origins), _member(tmp_path, "b-run", origins)
+    oof = pd.read_parquet(a / "oof.parquet")
+    oof = pd.concat([oof] * 50, ignore_index=True)  # 50 stores, the same rows each
+    oof["store_nbr"] = np.repeat(np.arange(1, 51), len(oof) // 50)
+    oof["actual"] = rng.gamma(2.0, 20.0, len(oof))
+    noise = {1: (0.1, 0.6), 2: (0.6, 0.1), 3: (0.3, 0.3)}  # (a, b) error per fold
+    for i, folder in enumerate((a, b)):
+        scale = oof["fold"].map(lambda k, i=i: noise[k][i]).to_numpy()
+        error = rng.normal(0.0, 1.0, len(oof)) * scale
+        oof.assign(pred=np.expm1(np.log1p(oof["actual"]) + error).clip(0)).to_parquet(
+            folder / "oof.parquet"
+        )
+    cfg = BlendConfig(members=f"{a},{b}", tracker="none", output_dir=str(tmp_path / "blend"))
+    run = blend.start(cfg)
+    members = blend.load_members(run)
+    result = blend.fit(run, members)
+    blend.report(run, members, result)
+    run.finish()
+
+    written = pd.read_parquet(tmp_path / "blend" / "oof.parquet")
+    metrics = json.loads((tmp_path / "blend" / "metrics.json").read_text())
+    scores = []
+    for k in (1, 2, 3):
+        rows = written[written["fold"] == k]
+        scores.append(
+            np.sqrt(np.mean(np.square(np.log1p(rows["pred"]) - np.log1p(rows["actual"]))))
+        )
+        assert metrics[f"cv_rmsle_fold_{k}"] == pytest.approx(scores[-1], abs=2e-6)
+    assert metrics["val_rmsle"] == pytest.approx(scores[0], abs=2e-6)
+    assert metrics["cv_rmsle_mean"] == pytest.approx(np.mean(scores), abs=2e-6)
+    # the case is one where it matters: fold 1 alone wants mostly a, fold 2 mostly b
+    weights = pd.read_csv(tmp_path / "blend" / "blend_weights.csv").set_index("member")
+    assert weights.loc["a-run", "weight_fold_1"] > 0.8 > weights.loc["a-run", "weight"]
+    assert weights.loc["b-run", "weight_fold_2"] > 0.8 > weights.loc["b-run", "weight"]

@@ -132,3 +132,30 @@ def test_a_file_without_a_final_newline_is_fine(data_copy):
     path = data_copy / "stores.csv"
     path.write_text(path.read_text().rstrip("\n"))
     assert len(load_data(data_copy).stores) == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [("stores", "header buffer"), ("holidays_events", "deep"), ("train", "deep")],
+)
+def test_a_file_not_in_utf8_names_line_byte_and_encoding(data_copy, name, where):
+    """A Latin-1 byte (a spreadsheet's save) in the first block read for the header, or deep
+    in the file where arrow meets it, string column or not."""
+    path = data_copy / f"{name}.csv"
+    raw = path.read_bytes()
+    line = 2 if where == "header buffer" else raw.count(b"\n") - 3
+    start = sum(len(x) for x in raw.splitlines(keepends=True)[: line - 1])
+    offset = start + 3
+    path.write_bytes(raw[:offset] + b"\xe9" + raw[offset + 1 :])
+    with pytest.raises(DataError) as err:
+        load_data(data_copy)
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1
+    assert msg.startswith(f"{path}: line {line} (byte offset {offset}) has byte 0xe9")
+    assert "not UTF-8; Kaggle's files are UTF-8" in msg and "iconv" in msg
+
+
+def test_an_empty_file_is_called_empty(data_copy):
+    (data_copy / "oil.csv").write_bytes(b"")
+    with pytest.raises(DataError, match=r"oil.csv: is empty \(0 bytes, no header line\)"):
+        load_data(data_copy)

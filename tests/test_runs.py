@@ -254,3 +254,40 @@ def test_the_readmes_papermill_command_run_twice_keeps_both_runs(small_data_dir,
         assert metrics["status"] == "finished" and (folder / "exp001.ipynb").is_file()
         executed = json.loads((folder / "exp001.ipynb").read_text())
         assert any(cell.get("outputs") for cell in executed["cells"])  # this run's, executed
+
+
+def test_an_explicit_folder_holding_results_is_refused_even_unclaimed(tmp_path):
+    """A folder with another run's results but no claim file (copied, or from before claims)
+    is still that run's: refused, and its files untouched."""
+    for name in rundir.RESULT_FILES:
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir()
+        (folder / name).write_text("another run's")
+        with pytest.raises(FileExistsError, match=rf"already holds a run \({name}\)"):
+            rundir.new_run_dir("exp001", str(folder), "lightgbm")
+        assert (folder / name).read_text() == "another run's"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert rundir.new_run_dir("exp001", str(empty), "lightgbm")[0] == empty  # fine: no results
+
+
+def test_an_automatic_folder_whose_name_is_taken_gets_a_new_one(tmp_path, monkeypatch):
+    """Two runs started in the same second (frozen here) get two folders; a folder already
+    there under the name is left alone."""
+    import datetime as dt
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(rundir, "datetime", Frozen)
+    taken = Path(os.environ["STORE_SALES_OUTPUTS"]) / "exp001" / "exp001-lightgbm-20260102-030405"
+    taken.mkdir(parents=True)
+    (taken / "notes.txt").write_text("mine")
+    first, name = rundir.new_run_dir("exp001", "", "lightgbm")
+    second, _ = rundir.new_run_dir("exp001", "", "lightgbm")
+    assert name == "exp001-lightgbm-20260102-030405-1"
+    assert len({taken, first, second}) == 3
+    assert second.name == "exp001-lightgbm-20260102-030405-2"
+    assert sorted(p.name for p in taken.iterdir()) == ["notes.txt"]

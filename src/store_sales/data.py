@@ -7,6 +7,7 @@ surface as one `DataError` that names the file and the fix.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,17 @@ def read_table(path: Path, name: str) -> pd.DataFrame:
     schema = SCHEMAS[name]
     if not path.is_file():
         raise DataError(f"{path.name} not found in {path.parent}. {GET_DATA}")
-    with path.open(newline="") as fh:
-        header = next(csv.reader(fh), [])
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError:
+        _check_utf8(path)
+        raise
+    if not any(header):
+        raise DataError(
+            f"{path}: is empty ({path.stat().st_size} bytes, no header line). "
+            f"Re-download {path.name} (or write it again with `store-sales synth`)."
+        )
     missing = [c for c in schema if c not in header]
     if missing:
         raise DataError(
@@ -128,6 +138,7 @@ def read_table(path: Path, name: str) -> pd.DataFrame:
             ),
         )
     except pa.ArrowInvalid as err:
+        _check_utf8(path)  # a byte in another encoding: say so, not what arrow tripped on
         detail = str(err).splitlines()[0]
         hint = (
             "dates must be YYYY-MM-DD"
@@ -150,6 +161,37 @@ def read_table(path: Path, name: str) -> pd.DataFrame:
         else:
             columns[column] = col.to_pandas()
     return pd.DataFrame(columns)
+
+
+def _check_utf8(path: Path) -> None:
+    """Raise a DataError naming the line and byte offset of the first byte that is not UTF-8
+    (a file saved in Latin-1 or cp1252 by a spreadsheet); called only once a parse failed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as err:
+                # err.start counts from the bytes the decoder held back from the last chunk
+                bad = offset - len(decoder.getstate()[0]) + err.start
+                break
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+        else:
+            try:
+                decoder.decode(b"", final=True)
+                return
+            except UnicodeDecodeError:  # the file ends inside a multi-byte character
+                bad = offset - len(decoder.getstate()[0])
+    with path.open("rb") as fh:
+        head = fh.read(bad + 1)
+    line = head.count(b"\n") + 1
+    raise DataError(
+        f"{path}: line {line} (byte offset {bad}) has byte 0x{head[bad]:02x}, which is not "
+        f"UTF-8; Kaggle's files are UTF-8. Fix: re-download {path.name}, or convert it "
+        f"(e.g. `iconv -f latin1 -t utf-8`) or save it from your editor as UTF-8."
+    ) from None
 
 
 def _check_cut_mid_line(path: Path, n_columns: int) -> None:

@@ -34,3 +34,7 @@ USER_ERROR_NAMES = frozenset(
         "FeatureError",
     }
 )
+
+# Metadata key of the notebook output that keeps a UserError's traceback: the cell's error output
+# is the one line (run._set_error_hook); `store-sales run --verbose` prints the kept one.
+TRACEBACK_OUTPUT = "store_sales_traceback"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from . import codeinfo, templates
 from .envinfo import git_commit, peak_rss_mb
+from .errors import TRACEBACK_OUTPUT, UserError
 from .jsonio import write_json
 from .models.base import ModelAdapter
 from .rundir import new_run_dir
@@ -174,7 +175,19 @@ def _set_error_hook(run: Run | None) -> None:
             elif isinstance(value, RunSignal):
                 run.metrics["signal"], exit_code = value.signal, 128 + value.signum
             run.finish(exit_code=exit_code)
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        if isinstance(value, UserError):
+            # Bad input, and the message says what to fix: the cell's error output, which
+            # papermill prints (and re-raises as PapermillExecutionError) and Kaggle shows,
+            # is that one line. The full traceback stays in the notebook as a plain output.
+            stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+            shell.display_pub.publish(
+                data={"text/plain": "\n".join(stb)}, metadata={TRACEBACK_OUTPUT: True}
+            )
+            # _showtraceback: the step that emits the error output (ipykernel's override);
+            # showtraceback(exception_only=True) would add a "use %tb" line to it
+            shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
+        else:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
     shell.set_custom_exc((BaseException,), on_error)
 

@@ -10,7 +10,7 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from .errors import USER_ERROR_NAMES, ConfigError, RunFailed
+from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
 from .rundir import new_run_dir
@@ -127,8 +127,20 @@ def run(
     except PapermillExecutionError as err:
         ours = err.ename in USER_ERROR_NAMES
         message = err.evalue if ours else f"{err.ename}: {err.evalue}"
-        raise RunFailed(message, executed, str(err)) from None
+        raise RunFailed(message, executed, _report(err, executed)) from None
     return out_dir
+
+
+def _report(err: PapermillExecutionError, executed: Path) -> str:
+    """papermill's report of the failed cell (`--verbose`). Bad input's error output is one
+    line (run._set_error_hook): its full traceback is the output the cell kept beside it."""
+    kept = [
+        "".join(out["data"]["text/plain"])
+        for cell in read_json(executed).get("cells", [])
+        for out in cell.get("outputs", [])
+        if out.get("metadata", {}).get(TRACEBACK_OUTPUT)
+    ]
+    return "\n".join([*kept, str(err)])
 
 
 def read_metrics(run_dir: Path) -> dict:
