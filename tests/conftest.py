@@ -361,8 +361,7 @@ def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]
         adapter = LabelAdapter()
         with pytest.MonkeyPatch.context() as mp:
             isolate_outputs(mp, tmp_path_factory.mktemp("pipeline-outputs"))
-            run = pipeline.start(cfg)
-            run.adapter = adapter
+            run = pipeline.start(cfg, adapter=adapter)
             data, panel = pipeline.load(run)
             cv = pipeline.validate(run, panel)
             forecast = pipeline.forecast(run, data, panel, cv)
