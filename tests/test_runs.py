@@ -230,8 +230,8 @@ def test_runs_lists_every_tracker_together_and_best_is_the_lowest_cv(tracked_bat
 
 @pytest.mark.e2e
 def test_the_readmes_papermill_command_run_twice_keeps_both_runs(small_data_dir, tmp_path):
-    """The documented plain-papermill line (docs/usage.md), run twice from the same folder: two run folders,
-    each with its own executed notebook; neither run overwrites the other's."""
+    """The documented plain-papermill line (docs/usage.md), run twice from the same folder: two
+    run folders, each with its own executed notebook; neither run overwrites the other's."""
     readme = (Path(__file__).resolve().parents[1] / "docs" / "usage.md").read_text()
     line = next(x.strip() for x in readme.splitlines() if "mktemp -d outputs/run-" in x)
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
