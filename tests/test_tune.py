@@ -10,14 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import optuna
 import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from test_bundle import _run_like_kaggle, kaggle_python  # noqa: F401 (a fixture)
 
 from store_sales import runner
 from store_sales.cli import main
 from store_sales.models.base import StepEvent, StopTraining
+from store_sales.paths import REPO_ROOT
 from store_sales.sweep.hook import TrialHook, trial_hook
 from store_sales.tune import PruningHook, TuneError, check, distribution, infer
 from store_sales.tune import study as st
@@ -309,3 +312,25 @@ def test_two_processes_share_one_sqlite_study(small_data_dir, tmp_path):
     for m in "ab":
         rows = (tmp_path / m / "tune" / "shared" / "results.csv").read_text().splitlines()
         assert len(rows) == 5
+
+
+@pytest.mark.e2e
+def test_tune_bundle_runs_like_on_kaggle(kaggle_python, small_data_dir, tmp_path):  # noqa: F811
+    """The tune notebook bundled for Kaggle: no store_sales installed (the bundle carries it),
+    Optuna and sqlite as Kaggle's image has them, trials as exp001 kernels from the bundle."""
+    notebook = REPO_ROOT / "notebooks" / "tune.ipynb"
+    code = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    assert len(code) <= 6 and all(not c.outputs and c.execution_count is None for c in code)
+    params = {
+        "data_dir": str(small_data_dir),
+        "trials": 2,
+        "study": "kaggle",
+        "pruner": "none",
+        "config": str(REPO_ROOT / "configs" / "sweep.yaml"),
+        "fixed": {k: v for k, v in FAST.items() if k != "num_threads"},
+    }
+    params["study_dir"] = str(tmp_path / "working" / "tune")
+    folder = _run_like_kaggle(notebook, params, kaggle_python, tmp_path) / "tune"
+    rows = (folder / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(",complete," in r for r in rows[1:])
+    assert (folder / "best.yaml").is_file() and (folder / "study.db").is_file()

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from ..models.base import StepEvent, StopTraining
+from .quiet import import_optuna
 from .study import TRIAL_STATE, make_pruner, open_study, read_trial_state
 
 JUDGED_FOLD = 1  # as in a sweep: the fold nearest the test, fitted first
@@ -25,7 +26,7 @@ class PruningHook:
     `trial.should_prune()`; a pruned trial ends at its best step so far, as after hyperband."""
 
     def __init__(self, trial_dir: Path):
-        import optuna
+        optuna = import_optuna()
 
         state = read_trial_state(trial_dir)
         self.pruner = state["pruner"]["name"]

@@ -18,6 +18,7 @@ from ..sweep.local import MAX_CONSECUTIVE_FAILURES, _default_threads, _fmt
 from ..sweep.results import Summary
 from ..sweep.trials import run_trial
 from . import study as st
+from .quiet import import_optuna
 from .results import summarize, write_table
 from .space import TuneError, check, typed
 
@@ -166,8 +167,8 @@ def _stop_all(claimed, total: int) -> None:
 
 def _worker(job: dict, index: int, claimed, done) -> None:
     """Ask, run, tell until this invocation's trials are all claimed."""
-    import optuna
-    from optuna.trial import TrialState
+    optuna = import_optuna()
+    TrialState = optuna.trial.TrialState
 
     seed = None if job["seed"] is None else job["seed"] + index  # workers differ, reproducibly
     sampler = st.make_sampler(job["sampler"], seed, job["grid"])

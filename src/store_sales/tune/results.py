@@ -14,6 +14,7 @@ from ..jsonio import to_jsonable
 from ..sweep.results import Summary
 from ..sweep.spec import RESERVED
 from . import study as st
+from .quiet import import_optuna
 from .space import TuneError
 
 PLOTS = {  # file stem -> optuna.visualization.matplotlib function
@@ -78,6 +79,8 @@ def plots(study, folder: Path) -> tuple[dict[str, Path], list[str]]:
     """Optuna's matplotlib plots as PNGs; notes for those it could not draw."""
     import matplotlib
     import matplotlib.pyplot as plt  # Optuna draws with pyplot; each figure is closed below
+
+    import_optuna()
     import optuna.visualization.matplotlib as vis
     from optuna.exceptions import ExperimentalWarning
 

@@ -16,6 +16,7 @@ from typing import Any
 from .. import runner
 from ..errors import UserError
 from ..sweep import spec
+from .quiet import import_optuna
 
 
 class TuneError(UserError):
@@ -95,6 +96,7 @@ def infer(spec_: Any) -> dict | None:
 
 def distribution(name: str, filled: dict, declared_int: bool):
     """One Optuna distribution for a W&B spec (None for a constant); TuneError if unmappable."""
+    import_optuna()
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..jsonio import read_json, to_jsonable, write_json
+from .quiet import import_optuna
 from .space import TuneError
 
 STUDY_FILE = "study.json"
@@ -24,16 +25,9 @@ PRUNERS = ("median", "hyperband", "none")
 SAMPLER_OF_METHOD = {"bayes": "tpe", "random": "random", "grid": "grid"}
 
 
-def quiet_optuna() -> None:
-    """Optuna's INFO lines per trial would repeat ours."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
 def storage(url: str):
     """Optuna's RDB storage; sqlite waits for a busy file instead of failing at once."""
-    import optuna
+    optuna = import_optuna()
 
     kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
     # two processes creating one new file race on its schema (tables, alembic_version)
@@ -49,7 +43,7 @@ def storage(url: str):
 
 
 def make_pruner(settings: dict):
-    import optuna
+    optuna = import_optuna()
 
     name = settings["name"]
     if name == "median":
@@ -82,7 +76,7 @@ def pruner_settings(name: str, config: dict, startup_trials: int, warmup_steps: 
 
 
 def make_sampler(name: str, seed: int | None, grid: dict | None = None):
-    import optuna
+    optuna = import_optuna()
 
     if name == "tpe":
         # constant_liar: parallel workers do not all get the same suggestion (4.x: default off)
@@ -93,9 +87,8 @@ def make_sampler(name: str, seed: int | None, grid: dict | None = None):
 
 
 def open_study(name: str, url: str, sampler=None, pruner=None, create: bool = False):
-    import optuna
+    optuna = import_optuna()
 
-    quiet_optuna()
     store = storage(url)
     if create:
         return optuna.create_study(
@@ -122,7 +115,7 @@ def adopt(study, identity: dict) -> int:
         )
     if "store_sales" not in attrs:
         study.set_user_attr("store_sales", identity)
-    from optuna.trial import TrialState
+    TrialState = import_optuna().trial.TrialState
 
     return sum(t.state != TrialState.WAITING for t in study.trials)
 
