@@ -11,6 +11,7 @@ the trial folders.
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 from ..jsonio import read_json, to_jsonable, write_json
@@ -79,8 +80,11 @@ def make_sampler(name: str, seed: int | None, grid: dict | None = None):
     optuna = import_optuna()
 
     if name == "tpe":
-        # constant_liar: parallel workers do not all get the same suggestion (4.x: default off)
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        # constant_liar: parallel workers do not all get the same suggestion. Optuna 5 has it on
+        # by default; 4.x (Kaggle's 4.8) has it off and flags the argument experimental.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.GridSampler(grid, seed=seed)
