@@ -24,5 +24,13 @@ class RunFailed(UserError):
 # UserError's subclasses by name: a kernel reports an exception by class name only. Kept in step
 # with the package by tests/test_cli.py.
 USER_ERROR_NAMES = frozenset(
-    {"UserError", "ConfigError", "DataError", "SweepError", "MetadataError", "WandbLoginError"}
+    {
+        "UserError",
+        "ConfigError",
+        "DataError",
+        "SweepError",
+        "MetadataError",
+        "WandbLoginError",
+        "TuneError",
+    }
 )
