@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import bundle, sweep
+from . import bundle, sweep, tune
 from .cliutil import add_parameter_args, one_line_errors, parameters_from_args
 from .errors import UserError
 
@@ -227,6 +227,7 @@ def main(argv=None) -> int:
 
     bundle.register(sub)
     sweep.register(sub)
+    tune.register(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -32,6 +32,7 @@ USER_ERROR_NAMES = frozenset(
         "MetadataError",
         "WandbLoginError",
         "FeatureError",
+        "TuneError",
     }
 )
 

@@ -116,6 +116,11 @@ class TrialHook:
         )
 
 
-def trial_hook(sweep_dir: str | Path, run_dir: str | Path) -> TrialHook:
-    """The step hook of a sweep trial (the pipeline adds it when the run has a sweep_dir)."""
+def trial_hook(sweep_dir: str | Path, run_dir: str | Path):
+    """The step hook of a sweep trial (the pipeline adds it when the run has a sweep_dir), or
+    of a `store-sales tune` trial (its sweep_dir is the trial folder, holding tune.json)."""
+    from ..tune.hook import PruningHook, is_tune_trial
+
+    if is_tune_trial(sweep_dir):
+        return PruningHook(Path(sweep_dir))
     return TrialHook(Path(sweep_dir), Path(run_dir))

@@ -1,0 +1,88 @@
+"""`store-sales tune TEMPLATE --trials N`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cliutil import add_parameter_args, one_line_errors, parameters_from_args
+from ..sweep.spec import DEFAULT_TEMPLATE, MAX_GRID
+from .optimize import tune
+from .results import summarize
+from .study import PRUNERS, SAMPLERS
+
+DESCRIPTION = (
+    "Tune a template with Optuna, offline: the sweep YAML's parameters and metric, TPE (or the "
+    "YAML's method), pruning each boosting round / epoch, a study in sqlite beside the runs "
+    "(or any Optuna RDB storage, shared by processes and machines)."
+)
+
+
+@one_line_errors
+def _cmd_tune(args) -> None:
+    if args.results:
+        summarize(args.results)
+        return
+    if not args.template:
+        from ..errors import UserError
+
+        raise UserError("name a template (e.g. exp001), or --results STUDY_DIR")
+    tune(
+        args.template,
+        args.config,
+        args.trials,
+        workers=args.workers,
+        study=args.study,
+        storage=args.storage,
+        study_dir=args.study_dir,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        seed=args.seed,
+        fixed=parameters_from_args(args),
+        check_every=args.check_every,
+        startup_trials=args.startup_trials,
+        warmup_steps=args.warmup_steps,
+        allow_large_grid=args.allow_large_grid,
+    )
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add `tune` to the `store-sales` command line."""
+    p = subparsers.add_parser(
+        "tune",
+        help="tune a template with Optuna (offline, sqlite/RDB study)",
+        description=DESCRIPTION,
+    )
+    p.add_argument("template", nargs="?", help=f"template name, e.g. {DEFAULT_TEMPLATE}")
+    p.add_argument("--trials", type=int, help="trials to run in this invocation (required)")
+    p.add_argument(
+        "--config", "-c", default=None, help="sweep YAML (default configs/sweep_<template>.yaml, "
+        "else configs/sweep.yaml)"
+    )  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, help="worker processes on the study")
+    p.add_argument("--study", default="", help="study name (an existing one is resumed)")
+    p.add_argument(
+        "--storage", default="", help="Optuna RDB URL shared by processes/machines "
+        "(default sqlite:///outputs/tune/<study>/study.db)"
+    )  # fmt: skip
+    p.add_argument("--study-dir", default="", help="folder (default outputs/tune/<study>)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="", help="default: the YAML's method")
+    p.add_argument("--pruner", choices=PRUNERS, default="", help="default median (per-step metric)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i: seed + i)")
+    p.add_argument(
+        "--check-every", type=int, default=None, help="steps between two reports to the pruner"
+    )
+    p.add_argument(
+        "--startup-trials", type=int, default=5, help="median: complete trials before pruning"
+    )
+    p.add_argument(
+        "--warmup-steps", type=int, default=None,
+        help="median: steps before a trial is judged; hyperband: min resource "
+        "(default: the YAML's early_terminate.min_iter)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-large-grid", action="store_true", help=f"a grid of more than {MAX_GRID} points"
+    )
+    p.add_argument("--results", metavar="STUDY_DIR", help="only rebuild a study's result files")
+    add_parameter_args(p, "fixed template parameter")
+    p.set_defaults(func=_cmd_tune)
+    return p

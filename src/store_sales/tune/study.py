@@ -1,0 +1,154 @@
+"""The Optuna study: its storage (sqlite beside the run folders, or any RDB URL), samplers and
+pruners from plain settings (a kernel rebuilds the same pruner from a trial's state file), and
+the trial folders.
+
+    <study>/study.db        the study (sqlite; absent with --storage URL)
+    <study>/study.json      what this folder holds: name, storage, template, sampler, pruner
+    <study>/tune.yaml       the search-space file as given
+    <study>/trials/trial-NNNN/   a template run folder, plus tune.json (the Optuna trial it is)
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+from ..jsonio import read_json, to_jsonable, write_json
+from .quiet import import_optuna
+from .space import TuneError
+
+STUDY_FILE = "study.json"
+TRIAL_STATE = "tune.json"  # in a trial folder: `sweep_dir` points there; the hook reads it
+SQLITE_TIMEOUT_S = 60  # several workers and their kernels write one sqlite file
+SAMPLERS = ("tpe", "random", "grid")
+PRUNERS = ("median", "hyperband", "none")
+SAMPLER_OF_METHOD = {"bayes": "tpe", "random": "random", "grid": "grid"}
+
+
+def storage(url: str):
+    """Optuna's RDB storage; sqlite waits for a busy file instead of failing at once."""
+    optuna = import_optuna()
+
+    kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
+    # two processes creating one new file race on its schema (tables, alembic_version)
+    racing = ("locked", "already exists", "UNIQUE constraint failed: alembic_version")
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as err:  # sqlalchemy's OperationalError/IntegrityError
+            if not any(m in str(err) for m in racing) or attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def make_pruner(settings: dict):
+    optuna = import_optuna()
+
+    name = settings["name"]
+    if name == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=settings["n_startup_trials"],
+            n_warmup_steps=settings["n_warmup_steps"],
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=settings["min_resource"], reduction_factor=settings["reduction_factor"]
+        )
+    return optuna.pruners.NopPruner()
+
+
+def pruner_settings(name: str, config: dict, startup_trials: int, warmup_steps: int | None) -> dict:
+    """The pruner as plain settings. The YAML's `early_terminate` (hyperband min_iter, eta)
+    gives hyperband its resources and the median pruner its warm-up: the same caution about
+    judging slow starters early."""
+    early = config.get("early_terminate") or {}
+    if name == "median":
+        warm = warmup_steps if warmup_steps is not None else int(early.get("min_iter", 0))
+        return {"name": name, "n_startup_trials": startup_trials, "n_warmup_steps": warm}
+    if name == "hyperband":
+        return {
+            "name": name,
+            "min_resource": warmup_steps or int(early.get("min_iter", 1)),
+            "reduction_factor": int(early.get("eta", 3)),
+        }
+    return {"name": "none"}
+
+
+def make_sampler(name: str, seed: int | None, grid: dict | None = None):
+    optuna = import_optuna()
+
+    if name == "tpe":
+        # constant_liar: parallel workers do not all get the same suggestion. Optuna 5 has it on
+        # by default; 4.x (Kaggle's 4.8) has it off and flags the argument experimental.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.GridSampler(grid, seed=seed)
+
+
+def open_study(name: str, url: str, sampler=None, pruner=None, create: bool = False):
+    optuna = import_optuna()
+
+    store = storage(url)
+    if create:
+        return optuna.create_study(
+            study_name=name,
+            storage=store,
+            direction="minimize",
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
+    return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+
+
+def adopt(study, identity: dict) -> int:
+    """Tie the study to one template, search space and fixed parameters (in the study itself,
+    so every machine sharing it agrees); refuse a resume that changed them. Returns the number
+    of earlier trials (enqueued ones not counted)."""
+    identity = to_jsonable(identity)
+    attrs = study.user_attrs
+    if "store_sales" in attrs and attrs["store_sales"] != identity:
+        raise TuneError(
+            f"study {study.study_name} was made for another template, search space or fixed "
+            "parameters; pick a new --study"
+        )
+    if "store_sales" not in attrs:
+        study.set_user_attr("store_sales", identity)
+    TrialState = import_optuna().trial.TrialState
+
+    return sum(t.state != TrialState.WAITING for t in study.trials)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def write_folder(folder: Path, state: dict, source: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trials").mkdir(exist_ok=True)
+    if source and not (folder / "tune.yaml").is_file():
+        (folder / "tune.yaml").write_text(source)
+    write_json(folder / STUDY_FILE, to_jsonable(state))
+
+
+def read_folder(folder: Path) -> dict:
+    return read_json(Path(folder) / STUDY_FILE)
+
+
+def trial_dir(folder: Path, number: int) -> Path:
+    path = Path(folder) / "trials" / f"trial-{number:04d}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_trial_state(path: Path, state: dict) -> None:
+    write_json(path / TRIAL_STATE, {"optuna": to_jsonable(state)})
+
+
+def read_trial_state(path: Path) -> dict:
+    return read_json(Path(path) / TRIAL_STATE).get("optuna", {})
