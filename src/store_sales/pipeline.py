@@ -212,22 +212,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
 
-    figures = {
-        "learning_curve": plots.learning_curve(
-            {f.fold.k: f.fit.curves for f in validation.folds},
-            {f.fold.k: f.fit.best_step for f in validation.folds},
-            adapter.step_unit,
-        ),
-        "actual_vs_forecast": plots.actual_vs_forecast(panel, first.rows),
-        "rmsle_by_horizon": plots.by_horizon(horizon),
-    }
-    importance = adapter.feature_importance(fit.model)
-    if importance is not None:
-        figures["feature_importance"] = plots.feature_importance(importance)
-    images = {}
-    for name, fig in figures.items():
-        images[name] = run.dir / f"{name}.png"
-        fig.savefig(images[name], dpi=110)
+    figures, images = _figures(run, panel, validation, horizon)
 
     best = fit.best_step
     scalars = {
@@ -267,6 +252,28 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     _show(figures)
     return run.metrics
+
+
+def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame):
+    """The run's figures, saved as PNGs in its folder: (figures, their paths)."""
+    first, adapter = validation.first, run.adapter
+    figures = {
+        "learning_curve": plots.learning_curve(
+            {f.fold.k: f.fit.curves for f in validation.folds},
+            {f.fold.k: f.fit.best_step for f in validation.folds},
+            adapter.step_unit,
+        ),
+        "actual_vs_forecast": plots.actual_vs_forecast(panel, first.rows),
+        "rmsle_by_horizon": plots.by_horizon(horizon),
+    }
+    importance = adapter.feature_importance(first.fit.model)
+    if importance is not None:
+        figures["feature_importance"] = plots.feature_importance(importance)
+    images = {}
+    for name, fig in figures.items():
+        images[name] = run.dir / f"{name}.png"
+        fig.savefig(images[name], dpi=110)
+    return figures, images
 
 
 def _show(figures: dict) -> None:
