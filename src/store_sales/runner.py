@@ -10,6 +10,7 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from . import extras
 from .errors import USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
@@ -66,6 +67,7 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
             template.config.from_params({**declared, **params})
         except ConfigError as err:
             raise ConfigError(f"{notebook.stem}: {err}".replace("Invalid config: ", "")) from None
+        extras.require_for(notebook.stem, template.model, {**declared, **params})
     return declared
 
 
