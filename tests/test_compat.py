@@ -40,12 +40,11 @@ KAGGLE_IMAGE = {
     "ipykernel": "6.17.1",
     "ipython": "7.34.0",
     "jupyter-client": "7.4.9",
-    "kaggle": "2.0.1",
     "psutil": "5.9.5",
     "threadpoolctl": "3.6.0",
 }
 # not on Kaggle's image, or no build of Kaggle's version installs here: compat runs our pin
-OUR_PIN = ("torch", "mlflow", "sweeps", "pyyaml", "six", "pytest")
+OUR_PIN = ("torch", "mlflow", "sweeps", "kaggle", "pyyaml", "six", "pytest")
 
 
 def _pins(path: Path) -> dict[str, str]:
