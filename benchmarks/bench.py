@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench.py [--templates exp001,exp002,exp003]
         [--folds 1] [--seeds 0] [--data DIR] [--small] [-p NAME VALUE ...]
     .venv/bin/python benchmarks/bench.py --templates exp001 --neighbour [--small]
+        [--threads old,spin,new]
     .venv/bin/python benchmarks/bench.py --templates exp001 --sweep-trial [--small]
 
 For each seed it generates full-scale synthetic data (54 stores x 33 families x 1,684 days)
@@ -15,12 +16,16 @@ from the test. `-p` parameters go to every run (e.g. `-p num_threads 1`). It als
 pandas way of building rolling features (`groupby().transform(lambda s: s.rolling(w)...)`)
 against this package's feature build on the same data.
 
-`--neighbour` times each template four ways instead, side by side: idle and next to a CPU-bound
-neighbour (one busy-loop process per core, as other work on a shared machine), each with the
-old thread default (`num_threads` = all cores, forced by parameter) and with today's (`0`: the
-cores free, see `store_sales.threads`). `--small` uses 3 stores from 2016-06-01 (the tests'
-data) instead of full scale. `--sweep-trial` times a full run against one trial of a local
-sweep with the same parameters (a trial skips the refit and the test forecast).
+`--neighbour` times each template idle and next to two CPU-bound neighbours (busy-loop
+processes, as other work on a shared machine), with each thread setting of `--threads`: `old`
+(the default until issue 18: the free cores but never all, libgomp's long spin), `spin` (the
+one before: all cores, long spin; it collapses next to neighbours), `new` (today's
+`num_threads=0`: the free cores up to all, with store_sales' short OpenMP spin, see
+`store_sales.threads`), `short` (all cores forced, short spin: a neighbour that arrives
+mid-fit); each line records the 1-minute load average it started with. `--small` uses 3
+stores from 2016-06-01 (the tests' data) instead of full scale. `--sweep-trial` times a full
+run against one trial of a local sweep with the same parameters (a trial skips the refit and
+the test forecast).
 """
 
 from __future__ import annotations
@@ -74,10 +79,10 @@ def ours(data) -> tuple[float, str]:
 
 @contextmanager
 def neighbour(on: bool):
-    """One busy-loop process per core while the block runs (nothing when `on` is False)."""
+    """Two busy-loop processes while the block runs (nothing when `on` is False): on 2 cores,
+    as many CPU-bound neighbours as cores (the guarantee: a run takes at most 2x its idle time)."""
     procs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(cores() if on else 0)
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 if on else 0)
     ]
     try:
         yield
@@ -87,39 +92,61 @@ def neighbour(on: bool):
             proc.wait()
 
 
-def busy_table(templates: list[str], data_dir: Path, work: Path, extra: list) -> None:
-    """Wall time idle vs with a neighbour, old thread default vs today's, in one table."""
-    before = [("num_threads", cores())]  # what 0 meant before: one thread per core
-    cases = [
-        (busy, name, p) for busy in (False, True) for name, p in (("before", before), ("after", []))
-    ]
-    print(f"load before: {os.getloadavg()[0]:.2f} (1-min), {cores()} cores", flush=True)
+def thread_cases(which: str) -> list[tuple[str, list, dict]]:
+    """(name, -p parameters, environment) of each thread setting --neighbour compares."""
+    spin = {"GOMP_SPINCOUNT": "300000"}  # libgomp's own default, which store_sales now lowers
+    cases = {
+        # the default until now: the free cores, never more than all but one (2 cores: 1)
+        "old": ("old (cores-1, long spin)", [("num_threads", max(1, cores() - 1))], spin),
+        # the default before that: one thread per core, libgomp's spin
+        "spin": ("all cores, long spin", [("num_threads", cores())], spin),
+        # today's: num_threads=0 (the free cores, up to all) and store_sales' short spin
+        "new": ("new (free cores, short spin)", [], {}),
+        # forcing one thread per core with the short spin (how a neighbour mid-fit fares)
+        "short": ("all cores, short spin", [("num_threads", cores())], {}),
+    }
+    return [cases[c] for c in which.split(",")]
+
+
+def busy_table(templates: list[str], data_dir: Path, work: Path, extra: list, which: str) -> None:
+    """Wall time idle vs next to two CPU-bound neighbours, for each thread setting, one table;
+    each figure with the machine's 1-minute load average when it started (other work)."""
+    cases = [(busy, *case) for busy in (False, True) for case in thread_cases(which)]
+    print(f"{cores()} cores; load (1-min) at start: {os.getloadavg()[0]:.2f}", flush=True)
     times: dict = {}
     for template in templates:
-        for busy, name, p in cases:
-            out = work / f"{template}-{'busy' if busy else 'idle'}-{name}"
+        for busy, name, p, env in cases:
+            out = work / f"{template}-{'busy' if busy else 'idle'}-{len(times)}"
+            load = os.getloadavg()[0]
             with neighbour(busy):
-                r = run_template(template, data_dir, out, 1, [*extra, *p])
+                r = run_template(template, data_dir, out, 1, [*extra, *p], env)
             times[template, busy, name] = r
             print(
-                f"{template} {'neighbour' if busy else 'idle'} {name}: {r['wall']:.0f} s "
+                f"{template} {'neighbours' if busy else 'idle'} {name}: {r['wall']:.0f} s "
                 f"(train {r['m']['timings']['train']:.1f} s, threads {r['m'].get('threads')}), "
-                f"test {r['test']:.4f}",
+                f"test {r['test']:.4f}, load before {load:.2f}",
                 flush=True,
             )
-    print(f"load after: {os.getloadavg()[0]:.2f} (1-min)")
+    print(f"load (1-min) at end: {os.getloadavg()[0]:.2f}")
     print(
-        "\ntemplate  wall s: idle before  idle after  neighbour before  neighbour after"
-        "   neighbour/idle before  after"
+        f"\n{'template':<8}  {'setting':<28}  wall s: idle  neighbours  ratio"
+        "   train+forecast s: idle  neighbours  ratio"
     )
     for template in templates:
-        w = {(b, n): times[template, b, n]["wall"] for b, n, _ in cases}
-        print(
-            f"{template:<8}  {w[False, 'before']:>17.0f}  {w[False, 'after']:>10.0f}  "
-            f"{w[True, 'before']:>16.0f}  {w[True, 'after']:>15.0f}  "
-            f"{w[True, 'before'] / w[False, 'before']:>21.1f}x  "
-            f"{w[True, 'after'] / w[False, 'after']:>4.1f}x"
-        )
+        for _, name, _, _ in cases[: len(cases) // 2]:
+            idle, busy = times[template, False, name], times[template, True, name]
+            wi, wb = idle["wall"], busy["wall"]
+            fi, fb = _fit_s(idle), _fit_s(busy)
+            print(
+                f"{template:<8}  {name:<28}  {wi:>12.0f}  {wb:>10.0f}  {wb / wi:>4.1f}x"
+                f"  {fi:>22.1f}  {fb:>10.1f}  {fb / fi:>4.1f}x"
+            )
+
+
+def _fit_s(r: dict) -> float:
+    """Seconds of the kernel's model work: training (folds) and forecast (refit + test)."""
+    t = r["m"]["timings"]
+    return t["train"] + t.get("forecast", 0.0)
 
 
 def trial_table(templates: list[str], data_dir: Path, work: Path, extra: list) -> None:
@@ -162,8 +189,10 @@ def trial_table(templates: list[str], data_dir: Path, work: Path, extra: list) -
         )
 
 
-def run_template(template: str, data_dir: Path, out: Path, n_folds: int, extra: list) -> dict:
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+def run_template(
+    template: str, data_dir: Path, out: Path, n_folds: int, extra: list, env: dict | None = None
+) -> dict:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", **(env or {})}
     params = {"data_dir": data_dir, "output_dir": out, "wandb_mode": "offline", "n_folds": n_folds}
     cmd = [sys.executable, "-m", "store_sales", "run", template, "-q"]
     for name, value in [*params.items(), *extra]:
@@ -200,6 +229,9 @@ def main() -> int:
     parser.add_argument(
         "--neighbour", action="store_true", help="idle vs a CPU-bound neighbour, before/after"
     )
+    parser.add_argument(
+        "--threads", default="old,spin,new", help="--neighbour's settings: old,spin,new,short"
+    )
     parser.add_argument("--sweep-trial", action="store_true", help="a full run vs a sweep trial")
     args = parser.parse_args()
     templates = args.templates.split(",")
@@ -215,7 +247,7 @@ def main() -> int:
             generate(data_dir, seed=seed, **size)
         if args.neighbour or args.sweep_trial:
             if args.neighbour:
-                busy_table(templates, data_dir, work, args.p)
+                busy_table(templates, data_dir, work, args.p, args.threads)
             if args.sweep_trial:
                 trial_table(templates, data_dir, work, args.p)
             continue

@@ -19,18 +19,32 @@ else:  # pragma: no cover - the project runs 3.11; pyproject allows 3.10
     tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[1]
-KAGGLE_IMAGE = (
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "scipy",
-    "lightgbm",
-    "xgboost",
-    "matplotlib",
-    "wandb",
-    "mlflow",  # not on Kaggle's image; the MLflow of its era, for `pip install mlflow` there
-    "sqlalchemy",
-)
+# docker-python's installed_cpu_packages.txt, spring 2026 (torch: see constraints-kaggle.txt)
+KAGGLE_IMAGE = {
+    "numpy": "2.4.6",
+    "pandas": "2.3.3",
+    "pyarrow": "24.0.0",
+    "scipy": "1.16.3",
+    "scikit-learn": "1.6.1",
+    "lightgbm": "4.6.0",
+    "xgboost": "3.2.0",
+    "catboost": "1.2.10",
+    "matplotlib": "3.10.0",
+    "wandb": "0.25.1",
+    "optuna": "4.8.0",
+    "tqdm": "4.67.3",
+    "sqlalchemy": "2.0.49",
+    "papermill": "2.7.0",
+    "nbformat": "5.10.4",
+    "nbclient": "0.5.13",
+    "ipykernel": "6.17.1",
+    "ipython": "7.34.0",
+    "jupyter-client": "7.4.9",
+    "psutil": "5.9.5",
+    "threadpoolctl": "3.6.0",
+}
+# not on Kaggle's image, or no build of Kaggle's version installs here: compat runs our pin
+OUR_PIN = ("torch", "mlflow", "sweeps", "kaggle", "pyyaml", "six", "pytest")
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -46,20 +60,31 @@ KAGGLE = _pins(REPO / "constraints-kaggle.txt")
 OURS = _pins(REPO / "requirements.txt") | _pins(REPO / "requirements-dev.txt")
 
 
+def _declared() -> list[Requirement]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = [d for deps in project["optional-dependencies"].values() for d in deps]
+    return [Requirement(d) for d in [*project["dependencies"], *extras]]
+
+
 def test_kaggle_pins_satisfy_the_declared_ranges():
     """If pyproject.toml raises a minimum past Kaggle's version, this says which one."""
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    for dep in map(Requirement, deps):
-        if dep.name in KAGGLE:
-            assert Version(KAGGLE[dep.name]) in dep.specifier, (dep, KAGGLE[dep.name])
+    checked = 0
+    for dep in _declared():
+        pin = KAGGLE.get(dep.name.lower())
+        if pin is not None:
+            assert Version(pin) in dep.specifier, (dep, pin)
+            checked += 1
+    assert checked >= 12  # core and extras, not only a few
 
 
-def test_kaggle_pins_are_older_and_tools_are_ours():
-    assert set(KAGGLE_IMAGE) <= set(KAGGLE)
-    for name in KAGGLE_IMAGE:  # compat tests something our pins do not
-        assert Version(KAGGLE[name]) < Version(OURS[name]), name
-    for name in set(KAGGLE) - set(KAGGLE_IMAGE):  # tools follow requirements*.txt
+def test_constraints_are_kaggles_image_and_the_rest_ours():
+    assert {n: KAGGLE.get(n) for n in KAGGLE_IMAGE} == KAGGLE_IMAGE
+    for name in OUR_PIN:
         assert KAGGLE[name] == OURS[name], name
+    assert set(KAGGLE) == set(KAGGLE_IMAGE) | set(OUR_PIN)
+    # compat tests something our pins do not
+    older = [n for n in KAGGLE_IMAGE if n in OURS and Version(KAGGLE[n]) < Version(OURS[n])]
+    assert {"pandas", "lightgbm", "wandb", "optuna", "ipykernel"} <= set(older)
 
 
 @pytest.mark.skipif(not os.environ.get("STORE_SALES_COMPAT"), reason="only under .ci/compat")

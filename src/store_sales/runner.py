@@ -10,6 +10,7 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from . import extras
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
@@ -68,6 +69,7 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
                 check_features(notebook, cfg.features)
         except ConfigError as err:
             raise ConfigError(f"{notebook.stem}: {err}".replace("Invalid config: ", "")) from None
+        extras.require_for(notebook.stem, template.model, {**declared, **params})
     return declared
 
 

@@ -1,20 +1,30 @@
-"""How many threads a model library gets: the cores that are free, not all of them.
+"""How many threads a model library gets, and how its OpenMP threads wait.
 
-OpenMP libraries (LightGBM, XGBoost, PyTorch on CPU) with one thread per core collapse when
-another process wants a core: every parallel region ends in a barrier that waits for the
-thread the scheduler has just put aside, while its partners spin. Measured on 2 cores with two
-busy-loop neighbours, 200 LightGBM rounds of exp001 on small data: 2 threads 41 s (0.7 s idle),
-1 thread 2.1 s; OMP_WAIT_POLICY=PASSIVE avoids the spin but makes every region pay a futex
-wake-up (5 s idle, 6.5 s busy), so the fix is the thread count, not the wait policy.
+LightGBM, XGBoost and PyTorch on Linux run on GNU OpenMP (libgomp). Every parallel region ends
+in a barrier, and libgomp's threads wait there spinning, up to 300,000 times, before they
+sleep. Next to other work that is what collapses a fit: a thread whose partner the scheduler has
+put aside burns its own time slice waiting, at each of the thousands of barriers a fit has.
+Measured here (2 cores, LightGBM, 200k rows x 40, 100 rounds, load average ~4-8 from other
+work): 2 threads 56 s with libgomp's spin, 2.7 s with GOMP_SPINCOUNT=1000 and 3.2 s PASSIVE,
+1 thread 4.9 s; next to two more busy loops, 2 threads with the short spin 12.5 s, PASSIVE
+12.2 s, a 10,000 spin 39 s. Even without the spin, a barrier waits for the partner to be
+scheduled again, so a fit that starts next to busy neighbours still runs best with as many
+threads as cores are free.
 
-`num_threads=0` (auto) therefore means: as many threads as cores are free when a fit starts,
-and never more than all cores but one (`pick`). That core keeps a neighbour that starts
-mid-fit from stalling every barrier: a full exp001 run that picked 2 threads on an idle 2-core
-machine took 575 s once other work started, against ~30 s. LightGBM and XGBoost keep the count
-for the whole fit (LightGBM ignores a change mid-training, or re-seeds its bagging on
-reset_parameter); PyTorch re-checks it every few seconds (`Governor`), which changes only the
-speed. A positive `num_threads` is used as is. Thread counts change sums only in the last bits:
-200 LightGBM rounds on full data, 1 vs 2 threads, differ by 9e-16 in log1p(sales).
+Hence two parts:
+- `quiet_waits()`, run when `store_sales` is imported (before a library loads OpenMP; the
+  kernels `store-sales run` starts inherit it): GOMP_SPINCOUNT=1000 unless the user set
+  OMP_WAIT_POLICY or GOMP_SPINCOUNT. A neighbour that starts mid-fit then slows a fit, it no
+  longer stalls it (a full exp001 run with 2 threads once took 575 s that way, against ~60 s).
+- `num_threads=0` (auto, `pick`): as many threads as cores are free when a fit starts, up to
+  all of them: an idle 2-core machine trains with 2, a 4-core Kaggle VM with 4, a machine with
+  two busy neighbours with 1. Until issue 18 it left one core free, so idle 2-core machines
+  ran at half speed (exp001 full scale 145 s against 62 s).
+LightGBM and XGBoost keep the count for the whole fit (LightGBM ignores a change mid-training,
+or re-seeds its bagging on reset_parameter); PyTorch re-checks it every few seconds
+(`Governor`), which changes only the speed. A positive `num_threads` is used as is. Thread
+counts change sums only in the last bits: 200 LightGBM rounds on full data, 1 vs 2 threads,
+differ by 9e-16 in log1p(sales). benchmarks/bench.py --neighbour and docs/speed.md: figures.
 """
 
 from __future__ import annotations
@@ -23,8 +33,16 @@ import math
 import os
 import time
 
+SPINCOUNT = "1000"  # libgomp's spins before a waiting thread sleeps (its default: 300,000)
 SAMPLE_S = 0.2  # how long to watch the cores before a fit starts
 CHECK_EVERY_S = 2.0  # how often a running fit looks again
+
+
+def quiet_waits(environ=os.environ) -> None:
+    """Short OpenMP waits for this process and the kernels it starts; the user's own setting
+    wins. Acts only on OpenMP runtimes loaded after it (libgomp reads it when it loads)."""
+    if "OMP_WAIT_POLICY" not in environ and "GOMP_SPINCOUNT" not in environ:
+        environ["GOMP_SPINCOUNT"] = SPINCOUNT
 
 
 def cores() -> int:
@@ -76,12 +94,12 @@ def free_cores(before, after) -> float:
 
 
 def _fit(free: float) -> int:
-    """Threads for `free` free cores: rounded, at least 1, at most all cores but one."""
-    return max(1, min(cores() - 1, math.floor(free + 0.5)))
+    """Threads for `free` free cores: rounded, at least 1, at most all cores."""
+    return max(1, min(cores(), math.floor(free + 0.5)))
 
 
 def pick(requested: int = 0, sample_s: float = SAMPLE_S) -> int:
-    """Threads for a fit: `requested` if positive, else the cores free right now, leaving one."""
+    """Threads for a fit: `requested` if positive, else the cores free right now."""
     if requested > 0:
         return requested
     before = _snapshot()

@@ -19,6 +19,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+from ..extras import require
+from ..models.base import StepEvent
+from ..trackers import RunInfo, Tracker
+from .store import artifact_root, sqlite_path, tracking_uri, ui_command
+
+require("mlflow", "tracker=mlflow")  # a missing extra says which, before mlflow is imported
+
 with warnings.catch_warnings():
     # mlflow imports tqdm.auto, which warns in every Jupyter kernel without ipywidgets
     warnings.filterwarnings("ignore", message="IProgress not found")
@@ -26,10 +34,6 @@ with warnings.catch_warnings():
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-from ..errors import UserError
-from ..models.base import StepEvent
-from ..trackers import RunInfo, Tracker
-from .store import artifact_root, sqlite_path, tracking_uri, ui_command
 
 # MLflow refuses other characters in metric and tag names (families such as "LIQUOR,WINE,BEER")
 _NAME_BAD = re.compile(r"[^\w\-. :/]")

@@ -73,41 +73,13 @@ class _EarlyStopping(xgb.callback.EarlyStopping):
         return patience_over or self.hook.stopped is not None
 
 
-class _InOrder(xgb.callback.TrainingCallback):
-    """Runs callbacks in the given order. XGBoost 3 keeps a list's order, but 2.x (Kaggle's
-    image) keeps callbacks in a set, which would let W&B commit a round before our hook logs."""
-
-    def __init__(self, callbacks: Sequence[xgb.callback.TrainingCallback]):
-        super().__init__()
-        self.callbacks = list(callbacks)
-
-    def before_training(self, model):
-        for callback in self.callbacks:
-            model = callback.before_training(model)
-        return model
-
-    def after_training(self, model):
-        for callback in self.callbacks:
-            model = callback.after_training(model)
-        return model
-
-    def before_iteration(self, model, epoch, evals_log) -> bool:
-        return any([c.before_iteration(model, epoch, evals_log) for c in self.callbacks])
-
-    def after_iteration(self, model, epoch, evals_log) -> bool:
-        for callback in self.callbacks:  # as XGBoost 3: the first to stop ends the round
-            if callback.after_iteration(model, epoch, evals_log):
-                return True
-        return False
-
-
 CATEGORIES_ATTR = "store_sales_categories"
 
 
 def _remember_categories(model: xgb.Booster, frame: pd.DataFrame, features) -> xgb.Booster:
     """The training categories of each categorical column, kept in the model (and its file).
-    XGBoost 3 matches categories by name at predict time; 2.x uses pandas' codes, which mean
-    other categories in a frame whose categories differ. `_recode` makes both behave as 3."""
+    XGBoost 3.2 matches known categories by name at predict time, but raises on a category it
+    never saw (a new store); `_recode` makes those missing values, as LightGBM treats them."""
     cats = {
         c: frame[c].cat.categories.tolist()
         for c in features
@@ -187,11 +159,8 @@ class XGBoostAdapter(ModelAdapter):
             dtrain,
             dvalid,
             evals,
-            [
-                _InOrder(
-                    [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)]
-                )
-            ],
+            # XGBoost 3 runs them in this order (2.x kept a set; Kaggle's image has 3.2)
+            [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)],
         )
         _remember_categories(booster, train, features)
         curves = {f"{name}_rmse": [float(v) for v in log["rmse"]] for name, log in evals.items()}

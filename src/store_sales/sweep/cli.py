@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cliutil import add_parameter_args, one_line_errors, parameters_from_args
+from ..extras import require
 from .local import local_sweep
 from .online import agent, create
 from .results import summarize
@@ -18,6 +19,7 @@ DESCRIPTION = (
 
 @one_line_errors
 def _cmd_local(args) -> None:
+    require("sweeps", "sweep local")
     local_sweep(
         args.config,
         args.count,

@@ -1,0 +1,57 @@
+"""Optional libraries: which pip extra brings each one, checked before any kernel starts.
+
+Core (`pip install store-sales-templates`) is what exp001 needs: LightGBM and W&B. XGBoost,
+PyTorch, CatBoost, MLflow, the sweeps engine and Optuna are extras (`pip install
+"store-sales-templates[xgboost]"`, `[all]`); Kaggle's image has all but mlflow and sweeps.
+`require` looks a library up with `find_spec`, without importing it (torch takes seconds).
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import Any
+
+from .errors import UserError
+
+DIST = "store-sales-templates"
+
+# a template's model (Checked.MODEL) or a feature -> (import name, pip extra)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "lightgbm": ("lightgbm", ""),  # core: a broken install, not a missing extra
+    "xgboost": ("xgboost", "xgboost"),
+    "pytorch": ("torch", "torch"),
+    "torch": ("torch", "torch"),
+    "catboost": ("catboost", "catboost"),
+    "mlflow": ("mlflow", "mlflow"),
+    "sweeps": ("sweeps", "sweeps"),
+    "optuna": ("optuna", "optuna"),
+}
+
+
+def missing(name: str) -> str | None:
+    """The pip command that installs what `name` needs, or None when it is importable (or
+    needs nothing: a name not in EXTRAS, such as the blend)."""
+    if name not in EXTRAS:
+        return None
+    module, extra = EXTRAS[name]
+    try:
+        if find_spec(module) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken package counts as missing
+        pass
+    return f'pip install "{DIST}[{extra}]"' if extra else f'pip install "{DIST}"'
+
+
+def require(name: str, who: str = "") -> None:
+    """UserError in one line when `name`'s library is missing: `exp002 needs xgboost: pip
+    install "store-sales-templates[xgboost]"`."""
+    fix = missing(name)
+    if fix is not None:
+        raise UserError(f"{who or name} needs {EXTRAS[name][0]}: {fix}")
+
+
+def require_for(template: str, model: str, params: dict[str, Any]) -> None:
+    """What a template run needs: its model's library and, with tracker=mlflow|both, MLflow."""
+    require(model, template)
+    if str(params.get("tracker", "")) in ("mlflow", "both"):
+        require("mlflow", f"{template} with tracker={params['tracker']}")
