@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ with warnings.catch_warnings():
 from ..errors import UserError
 from ..models.base import StepEvent
 from ..trackers import RunInfo, Tracker
-from .store import artifact_root, sqlite_path, tracking_uri, ui_command
+from .record import MlflowRecord
+from .store import artifact_root, check_reachable, sqlite_path, tracking_uri
 
 # MLflow refuses other characters in metric and tag names (families such as "LIQUOR,WINE,BEER")
 _NAME_BAD = re.compile(r"[^\w\-. :/]")
@@ -60,6 +60,7 @@ def _number(value: Any) -> float | None:
 
 class MlflowTracker(Tracker):
     name = "mlflow"
+    record = MlflowRecord
 
     def __init__(self, uri: str, experiment: str):
         self.uri = tracking_uri(uri)
@@ -68,7 +69,7 @@ class MlflowTracker(Tracker):
         self.experiment_id: str | None = None
         self.n_folds = 1
         self._pending: list[Metric] = []
-        _check_reachable(self.uri)
+        check_reachable(self.uri)
         db = sqlite_path(self.uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -223,39 +224,3 @@ class MlflowTracker(Tracker):
             self.client.set_tag(self.run_id, "status", status.lower())
             self.client.set_terminated(self.run_id, status)
         return info
-
-    def closing_lines(self) -> list[str]:
-        if self.run_id is None:
-            return []
-        return [
-            f"MLflow run {self.run_id} (experiment {self.experiment!r})",
-            f"Browse it:  {ui_command(self.uri)}",
-        ]
-
-
-def _check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """A tracking server that does not answer fails the run now, in one line, not after
-    MLflow's client has retried for minutes."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
-            pass
-    except OSError as err:
-        raise UserError(
-            f"MLflow server {uri} does not answer ({getattr(err, 'reason', err)}): start it "
-            "(`mlflow server`) or set mlflow_uri / MLFLOW_TRACKING_URI to a reachable store"
-        ) from None
-
-
-def log_metric_later(uri: str, run_id: str, key: str, value: float) -> None:
-    """Add a metric to a run that has ended (the public score `store-sales submit --wait`
-    gets). A store that is not there or does not answer, or a run it lacks: UserError."""
-    db = sqlite_path(uri)
-    if db is not None and not db.is_file():  # MLflow would make an empty store there
-        raise UserError(f"MLflow store {db} is not there")
-    _check_reachable(uri)
-    try:
-        MlflowClient(tracking_uri=uri).log_metric(run_id, key, value)
-    except MlflowException as err:
-        raise UserError(f"MLflow run {run_id} in {uri}: {err.message}") from None
