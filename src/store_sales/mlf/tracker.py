@@ -5,8 +5,9 @@ folder's name. Params are the template config; metrics the headline scores (`val
 `cv_rmsle_mean/std/fold_<k>`), `rmsle_by_horizon` (step = horizon day) and every fit's per-step
 curves (`step/val_rmse`, ...: step = round or epoch; `fold_<k>/...` with time-series CV); tags
 say template, model, data, validation scheme, status and the parameters that differ from the
-defaults (also the run's description in the UI). Artifacts: model + features.txt, submission,
-predictions, plots, tables. A failing or interrupted run ends FAILED.
+defaults (also the run's description in the UI). Artifacts: model + features.txt (also as an
+MLflow model in its library's flavor: `mlf.flavors`), submission, predictions, plots, tables.
+A failing or interrupted run ends FAILED.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ with warnings.catch_warnings():
 from ..errors import UserError
 from ..models.base import StepEvent
 from ..trackers import RunInfo, Tracker
+from . import flavors
 from .record import MlflowRecord
 from .store import artifact_root, check_reachable, sqlite_path, tracking_uri
 
@@ -68,6 +70,8 @@ class MlflowTracker(Tracker):
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.n_folds = 1
+        self.model = ""  # the run's model library: which MLflow flavor its model gets
+        self.model_uri: str | None = None
         self._pending: list[Metric] = []
         check_reachable(self.uri)
         db = sqlite_path(self.uri)
@@ -80,6 +84,7 @@ class MlflowTracker(Tracker):
 
     def start(self, info: RunInfo) -> None:
         self.n_folds = int(info.config.get("n_folds", 1))
+        self.model = info.model
         self.experiment_id = self._experiment_id()
         tags = {
             "template": info.template,
@@ -207,6 +212,8 @@ class MlflowTracker(Tracker):
     def artifact(self, name, kind, files, metadata=None, aliases=("latest",)) -> None:
         if self.run_id is None:
             return
+        if kind == "model" and files:  # first: the adapter's own file wins a name they share
+            self.model_uri = flavors.log_model(self.client, self.run_id, self.model, files[0])
         for path in files:
             self.client.log_artifact(self.run_id, str(path), kind)
         if metadata:
@@ -218,6 +225,8 @@ class MlflowTracker(Tracker):
 
     def finish(self, exit_code: int) -> dict[str, Any]:
         info = {"uri": self.uri, "experiment": self.experiment, "run_id": self.run_id}
+        if self.model_uri:
+            info["model"] = self.model_uri  # mlflow.pyfunc.load_model(...) loads it
         if self.run_id is not None:
             self._flush()
             status = "FINISHED" if exit_code == 0 else "FAILED"
