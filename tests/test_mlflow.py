@@ -4,7 +4,6 @@ the REST API of a real `mlflow server`; the tracker's naming, statuses and error
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -350,6 +349,31 @@ def test_a_gbdt_model_loads_with_pyfunc_and_predicts_as_the_adapter(
     assert Path(local).read_bytes() == path.read_bytes()  # the adapter's file, as in the folder
 
 
+def test_a_catboost_model_loads_with_pyfunc_and_predicts_as_exp004s_adapter(flavor_store, tmp_path):
+    """exp004's adapter lives in its notebook; what it does: a Pool naming the categorical
+    columns, CatBoost's own .cbm file."""
+    catboost = pytest.importorskip("catboost")
+
+    def pool(rows, label=True):
+        cats = [c for c in FLAVOR_FEATURES if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+        target = rows["target"] if label else None
+        return catboost.Pool(rows[FLAVOR_FEATURES], target, cat_features=cats)
+
+    model = catboost.CatBoostRegressor(
+        iterations=30, depth=3, thread_count=1, verbose=0, allow_writing_files=False
+    )
+    model.fit(pool(_rows(400, 0)))
+    path = tmp_path / "model.cbm"
+    model.save_model(str(path))
+    uri, entry = _logged(flavor_store, tmp_path, "catboost", path)
+    rows = _rows(200, 1)
+    expected = model.predict(pool(rows, label=False))
+    with _tracking_uri(uri):
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    assert "catboost" in loaded.metadata.flavors and np.std(expected) > 0.1
+    np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
+
+
 def test_a_pytorch_model_loads_as_its_network(flavor_store, tmp_path):
     """PyTorch's flavor holds the network; its inputs are the adapter's (see mlf/flavors.py)."""
     pytest.importorskip("torch")
@@ -366,10 +390,9 @@ def test_a_pytorch_model_loads_as_its_network(flavor_store, tmp_path):
 
 @pytest.mark.parametrize("model_name", ["my-notebook-model", "catboost"])
 def test_a_model_without_a_flavor_here_keeps_the_plain_files(
-    flavor_store, tmp_path, model_name, capsys
+    flavor_store, tmp_path, model_name, capsys, monkeypatch
 ):
-    if model_name == "catboost" and importlib.util.find_spec("catboost"):
-        pytest.skip("catboost is installed: its flavor is logged")
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as on an image without it
     path = tmp_path / "model.bin"
     path.write_bytes(b"weights")
     uri, entry = _logged(flavor_store, tmp_path, model_name, path)

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from conftest import QUICK
 
-from store_sales import blend, cli, config, pipeline, submit, tracker_registry
+from store_sales import blend, cli, config, pipeline, submit, templates, tracker_registry
 from store_sales import leaderboard as lb
 from store_sales.errors import ConfigError, UserError
 from store_sales.templates.exp001 import Exp001Config
@@ -110,7 +110,7 @@ def fake_run(fake, small_data_dir, tmp_path, capsys):
         exp_name="exp001",
         **QUICK["exp001"],
     )
-    run = pipeline.start(cfg)
+    run = pipeline.start(cfg, adapter=templates.adapter("exp001", cfg))
     data, panel = pipeline.load(run)
     cv = pipeline.validate(run, panel)
     forecast = pipeline.forecast(run, data, panel, cv)
@@ -189,3 +189,17 @@ def test_every_registry_line_names_a_record_and_its_live_tracker(name):
     pytest.importorskip(record.library or name)
     live = record.live_class()
     assert live.name == name and live.record is record
+
+
+def test_wandb_and_mlflow_record_the_headline_under_metrics_json_names(exp001_run):
+    """W&B's summary has metrics.json's names (`val_rmsle`, `cv_rmsle_mean`), as MLflow's
+    metrics do (test_mlflow), beside the history's `val/rmsle`; docs/trackers.md's table."""
+    from conftest import by_type, leet_records
+
+    summary = {}
+    for s in by_type(leet_records(exp001_run), "summary"):
+        summary.update(s["update"])
+    metrics = json.loads((exp001_run / "metrics.json").read_text())
+    for key in ("val_rmsle", "val_rmsle_alive", "cv_rmsle_mean", "cv_rmsle_std", "best_step"):
+        assert summary[key] == pytest.approx(metrics[key]), key
+    assert summary["cv_rmsle_fold_3"] == pytest.approx(metrics["cv_rmsle_fold_3"])

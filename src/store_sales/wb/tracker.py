@@ -19,7 +19,7 @@ from typing import Any
 import wandb
 
 from ..models.base import StepEvent
-from ..trackers import RunInfo, Tracker
+from ..trackers import RunInfo, Tracker, headline
 from .console import plain_stderr
 from .login import resolve_mode
 from .record import WandbRecord
@@ -164,6 +164,12 @@ class WandbTracker(Tracker):
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:
             self.run.summary.update(values)
+
+    def results(self, metrics: dict[str, Any]) -> None:
+        """metrics.json's names in the summary too (`val_rmsle`, `cv_rmsle_mean`, ...): the
+        names MLflow and `store-sales runs` use, beside the history's `val/rmsle`."""
+        if self.run is not None:
+            self.run.summary.update(headline(metrics))
 
     def table(self, key: str, frame, line: tuple[str, str] | None = None) -> None:
         if self.run is None:
