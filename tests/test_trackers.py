@@ -203,3 +203,23 @@ def test_wandb_and_mlflow_record_the_headline_under_metrics_json_names(exp001_ru
     for key in ("val_rmsle", "val_rmsle_alive", "cv_rmsle_mean", "cv_rmsle_std", "best_step"):
         assert summary[key] == pytest.approx(metrics[key]), key
     assert summary["cv_rmsle_fold_3"] == pytest.approx(metrics["cv_rmsle_fold_3"])
+
+
+def test_reading_finished_runs_imports_no_tracking_library():
+    """`store-sales runs` and `run -q` read every tracker's entry without wandb or mlflow (a
+    fresh interpreter: this one has imported both already)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from store_sales import cli\n"
+        "from store_sales.tracker_registry import recorded\n"
+        "m = {'wandb': {'mode': 'offline', 'run_id': 'a', 'dir': '/w'},\n"
+        "     'mlflow': {'run_id': 'b', 'uri': 'sqlite:///m.db', 'model': 'runs:/b/model'}}\n"
+        "lines = [x for r, e in recorded(m) for x in r.closing_lines(e) + [r.describe(e)]]\n"
+        "print(len(lines), 'wandb' in sys.modules, 'mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert out.split() == ["7", "False", "False"]
