@@ -11,17 +11,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import free_port
 from mlflow.tracking import MlflowClient
 
 from store_sales.errors import UserError
+from store_sales.features import build_features
 from store_sales.mlf.tracker import MlflowTracker
 from store_sales.models.base import StepEvent
+from store_sales.models.lightgbm import LightGBMAdapter
 from store_sales.trackers import RunInfo
 
 MLFLOW_TRACKED = ("mlflow", "both", "broken")
@@ -200,6 +204,25 @@ def test_the_real_server_serves_runs_metrics_and_artifacts(tracked_batch, server
         assert response.status == 200 and b"<html" in response.read(2000).lower()
 
 
+def test_the_runs_model_loads_through_the_server_and_predicts_as_the_adapter(
+    tracked_batch, server, panel
+):
+    """`mlflow.pyfunc.load_model("runs:/<id>/model")` against the real server: exp001's
+    LightGBM model predicts, on a frame of the run's features, what the adapter predicts from
+    the run folder's model.txt."""
+    folder = tracked_batch.runs["mlflow"]
+    entry = _metrics(folder)["mlflow"]
+    assert entry["model"] == f"runs:/{entry['run_id']}/model"
+    features = (folder / "features.txt").read_text().split()
+    rows = build_features(panel, [panel.n_days - 17])
+    adapter = LightGBMAdapter({}, 0, 0)
+    expected = adapter.predict(adapter.load(folder / "model.txt"), rows, features)
+    with _tracking_uri(server):
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    assert loaded.metadata.flavors.keys() >= {"lightgbm", "python_function"}
+    np.testing.assert_array_equal(np.asarray(loaded.predict(rows[features])), expected)
+
+
 # ---- the tracker on its own (no training) ------------------------------------------------------
 
 
@@ -231,6 +254,153 @@ def test_names_mlflow_refuses_are_made_safe_and_a_failure_ends_failed(tmp_path):
     assert run.data.metrics["val/family/LIQUOR_WINE_BEER"] == 0.4
     assert run.data.metrics["fold_2/val_rmse"] == 0.5 and run.data.metrics["loss"] == 0.7
     assert run.data.tags["mlflow.source.git.commit"] == "abc"
+
+
+# ---- models in MLflow's flavors ----------------------------------------------------------------
+
+FLAVOR_FEATURES = ["store_nbr", "family", "x1", "x2"]
+
+
+def _rows(n: int, seed: int) -> pd.DataFrame:
+    """A frame with the feature frame's column kinds (categories, numbers with NaN) and h."""
+    rng = np.random.default_rng(seed)
+    store = rng.integers(1, 5, n)
+    family = rng.choice(["A", "B", "C"], n)
+    x1, x2 = rng.normal(10, 3, n).astype(np.float32), rng.normal(0, 1, n).astype(np.float32)
+    x2[rng.random(n) < 0.2] = np.nan
+    target = 0.3 * x1 + np.nan_to_num(x2) + 0.5 * store + (family == "B") + rng.normal(0, 0.3, n)
+    return pd.DataFrame(
+        {
+            "h": rng.integers(1, 17, n).astype(np.int8),
+            "target": target.astype(np.float32),
+            "store_nbr": pd.Categorical(store, categories=[1, 2, 3, 4, 5]),
+            "family": pd.Categorical(family, categories=["A", "B", "C", "D"]),
+            "x1": x1,
+            "x2": x2,
+        }
+    )
+
+
+def _adapter(model: str):
+    if model == "lightgbm":
+        params = {"objective": "regression", "num_threads": 1, "verbose": -1, "seed": 1}
+        return LightGBMAdapter(params, 30, 5, log_period=0)
+    if model == "xgboost":
+        from store_sales.models.xgboost import XGBoostAdapter
+
+        return XGBoostAdapter({"max_depth": 3, "nthread": 1, "seed": 1}, 30, 5, log_period=0)
+    from store_sales.models.pytorch import TorchMLPAdapter
+
+    return TorchMLPAdapter(
+        hidden_sizes=[8], batch_size=64, max_epochs=1, log_every=0, device="cpu",
+        num_threads=1, verbose=False,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _tracking_uri(uri: str):
+    """pyfunc resolves `runs:/` through the global tracking URI: set it, then put it back."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before or "")
+
+
+@pytest.fixture(scope="module")
+def flavor_store(tmp_path_factory) -> str:
+    """One sqlite store for the flavor tests (making a store's tables takes seconds)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('flavors') / 'm.db'}"
+
+
+def _logged(uri: str, tmp_path: Path, model_name: str, model_file: Path) -> tuple[str, dict]:
+    """An MLflow run of `model_name` that logs `model_file` as the run's model artifact."""
+    (tmp_path / "features.txt").write_text("\n".join(FLAVOR_FEATURES) + "\n")
+    tracker = MlflowTracker(uri, "flavors")
+    tracker.start(replace(_info(tmp_path), model=model_name))
+    tracker.artifact("exp-model", "model", [model_file, tmp_path / "features.txt"], {"a": 1})
+    return uri, tracker.finish(exit_code=0)
+
+
+@pytest.mark.parametrize("model_name", ["lightgbm", "xgboost"])
+def test_a_gbdt_model_loads_with_pyfunc_and_predicts_as_the_adapter(
+    flavor_store, tmp_path, model_name
+):
+    adapter = _adapter(model_name)
+    model = adapter.refit(_rows(400, 0), FLAVOR_FEATURES, 30)
+    path = adapter.save(model, tmp_path / adapter.model_file)
+    uri, entry = _logged(flavor_store, tmp_path, model_name, path)
+    assert entry["model"] == f"runs:/{entry['run_id']}/model"
+    rows = _rows(200, 1)
+    expected = adapter.predict(model, rows, FLAVOR_FEATURES)
+    with _tracking_uri(uri):
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    assert model_name in loaded.metadata.flavors
+    got = np.asarray(loaded.predict(rows[FLAVOR_FEATURES]))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert np.std(expected) > 0.1  # a model that predicts a constant would prove little
+    names = {a.path for a in MlflowClient(uri).list_artifacts(entry["run_id"], "model")}
+    assert {"model/MLmodel", f"model/{path.name}", "model/features.txt"} <= names
+    (tmp_path / "dl").mkdir()
+    local = MlflowClient(uri).download_artifacts(
+        entry["run_id"], f"model/{path.name}", str(tmp_path / "dl")
+    )
+    assert Path(local).read_bytes() == path.read_bytes()  # the adapter's file, as in the folder
+
+
+def test_a_catboost_model_loads_with_pyfunc_and_predicts_as_exp004s_adapter(flavor_store, tmp_path):
+    """exp004's adapter lives in its notebook; what it does: a Pool naming the categorical
+    columns, CatBoost's own .cbm file."""
+    catboost = pytest.importorskip("catboost")
+
+    def pool(rows, label=True):
+        cats = [c for c in FLAVOR_FEATURES if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+        target = rows["target"] if label else None
+        return catboost.Pool(rows[FLAVOR_FEATURES], target, cat_features=cats)
+
+    model = catboost.CatBoostRegressor(
+        iterations=30, depth=3, thread_count=1, verbose=0, allow_writing_files=False
+    )
+    model.fit(pool(_rows(400, 0)))
+    path = tmp_path / "model.cbm"
+    model.save_model(str(path))
+    uri, entry = _logged(flavor_store, tmp_path, "catboost", path)
+    rows = _rows(200, 1)
+    expected = model.predict(pool(rows, label=False))
+    with _tracking_uri(uri):
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    assert "catboost" in loaded.metadata.flavors and np.std(expected) > 0.1
+    np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
+
+
+def test_a_pytorch_model_loads_as_its_network(flavor_store, tmp_path):
+    """PyTorch's flavor holds the network; its inputs are the adapter's (see mlf/flavors.py)."""
+    pytest.importorskip("torch")
+    adapter = _adapter("pytorch")
+    model = adapter.refit(_rows(300, 0), FLAVOR_FEATURES, 1)
+    path = adapter.save(model, tmp_path / "model.pt")
+    uri, entry = _logged(flavor_store, tmp_path, "pytorch", path)
+    with _tracking_uri(uri):
+        net = mlflow.pytorch.load_model(entry["model"])
+    mine = model.net.state_dict()
+    assert type(net) is type(model.net) and net.state_dict().keys() == mine.keys()
+    assert all((net.state_dict()[k] == v).all() for k, v in mine.items())
+
+
+@pytest.mark.parametrize("model_name", ["my-notebook-model", "catboost"])
+def test_a_model_without_a_flavor_here_keeps_the_plain_files(
+    flavor_store, tmp_path, model_name, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as on an image without it
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"weights")
+    uri, entry = _logged(flavor_store, tmp_path, model_name, path)
+    assert "model" not in entry
+    names = {a.path for a in MlflowClient(uri).list_artifacts(entry["run_id"], "model")}
+    assert names == {"model/model.bin", "model/features.txt", "model/metadata.json"}
+    said = capsys.readouterr().out
+    assert ("no mlflow.catboost model logged" in said) == (model_name == "catboost")
 
 
 def test_a_server_that_does_not_answer_is_one_line_at_once():

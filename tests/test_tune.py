@@ -21,7 +21,8 @@ from store_sales import runner
 from store_sales.cli import main
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.paths import REPO_ROOT
-from store_sales.sweep.hook import TrialHook, trial_hook
+from store_sales.pipeline import trial_hook  # sweep's or tune's, dispatched on tune.json
+from store_sales.sweep.hook import TrialHook
 from store_sales.tune import PruningHook, TuneError, check, distribution, infer
 from store_sales.tune import study as st
 

@@ -31,6 +31,7 @@ from .errors import UserError
 from .jsonio import write_json
 from .paths import outputs_root
 from .run import Run
+from .tracker_registry import recorded
 from .trackers import RunInfo
 
 KEYS = ["fold", "date", "store_nbr", "family"]  # one validated row
@@ -48,15 +49,15 @@ class Member:
         return self.record.name
 
     def lineage(self) -> dict:
-        """What a tracker records of a member: who it is and where its tracker runs are."""
+        """What a tracker records of a member: who it is and where its tracker runs are (each
+        tracker's own part, under its name, from the member's metrics.json entry)."""
         metrics = self.record.metrics
         return {
             "run_name": self.name,
             "dir": str(self.record.dir),
             "template": self.record.template,
             "cv_rmsle_mean": metrics.get("cv_rmsle_mean"),
-            "wandb": metrics.get("wandb") or {},
-            "mlflow": metrics.get("mlflow") or {},
+            **{rec.name: rec.lineage(entry) for rec, entry in recorded(metrics)},
         }
 
 

@@ -79,20 +79,14 @@ def _cmd_new(args) -> int:
 
 
 def _summary(out_dir: Path, metrics: dict) -> str:
-    """The run's closing lines, from its metrics.json (the notebook's own were not shown)."""
+    """The run's closing lines, from its metrics.json (the notebook's own were not shown):
+    each tracker that recorded it says its own, from its entry there."""
     from .run import result_lines
+    from .tracker_registry import recorded
 
     lines = result_lines(out_dir, metrics)
-    wb = metrics.get("wandb") or {}
-    if wb.get("mode") == "offline" and wb.get("dir"):
-        lines.append(f"W&B offline: wandb sync {wb['dir']}")
-    elif wb.get("mode") == "online":
-        lines.append(f"W&B online run {wb.get('run_id')}")
-    mlf = metrics.get("mlflow") or {}
-    if mlf.get("run_id"):
-        from .mlf.store import ui_command
-
-        lines.append(f"MLflow run {mlf['run_id']}: {ui_command(mlf['uri'])}")
+    for record, entry in recorded(metrics):
+        lines += record.closing_lines(entry)
     return "\n".join(lines)
 
 

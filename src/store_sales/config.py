@@ -18,7 +18,8 @@ import re
 from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar
 
-from .errors import ConfigError
+from . import tracker_registry
+from .errors import ConfigError, UserError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 # fields that say where a run went and who recorded it, not what it tried: never in its notes
@@ -34,7 +35,14 @@ PLUMBING = frozenset(
         "mlflow_uri",
     }
 )
-TRACKERS = ("wandb", "mlflow", "both", "none")
+
+
+def __getattr__(name: str) -> Any:
+    # TRACKERS, the valid `tracker` values, is read from the registry each time: a tracker
+    # registered at run time (a plugin, a test double) is valid at once
+    if name == "TRACKERS":
+        return tracker_registry.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -53,8 +61,10 @@ class TrackingFields:
 
     def problems(self) -> list[str]:
         out = []
-        if self.tracker not in TRACKERS:
-            out.append(f"tracker={self.tracker!r} is not one of {TRACKERS}")
+        try:
+            tracker_registry.members(self.tracker)
+        except UserError as err:
+            out.append(str(err))
         if self.wandb_mode not in WANDB_MODES:
             out.append(f"wandb_mode={self.wandb_mode!r} is not one of {WANDB_MODES}")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.exp_name or ""):

@@ -27,6 +27,7 @@ from .config import PLUMBING
 from .errors import UserError
 from .jsonio import read_json
 from .runstate import state
+from .tracker_registry import recorded
 
 # folders that hold a tracker's files, never a run of ours: not walked into
 _SKIP_DIRS = frozenset({"wandb", "mlartifacts", "mlruns", ".ipynb_checkpoints", "__pycache__"})
@@ -84,9 +85,10 @@ class RunRecord:
         return self.config.get(key)
 
     def row(self) -> dict[str, Any]:
-        """The leaderboard's columns (CSV/JSON keep every value unrounded)."""
-        trackers = [k for k in ("wandb", "mlflow") if self.metrics.get(k)]
-        return {
+        """The leaderboard's columns (CSV/JSON keep every value unrounded); each tracker that
+        recorded the run adds its own after these."""
+        trackers = recorded(self.metrics)
+        row = {
             "run": self.name,
             "template": self.template,
             "status": self.status,
@@ -98,9 +100,12 @@ class RunRecord:
             "changed": describe(self.changed),
             "duration_s": self.value("duration_s"),
             "started": self.started,
-            "tracker": self.metrics.get("tracker") or "+".join(trackers) or "",
+            "tracker": self.metrics.get("tracker") or "+".join(r.name for r, _ in trackers),
             "dir": str(self.dir),
         }
+        for record, entry in trackers:
+            row.update(record.columns(entry))
+        return row
 
 
 @cache
@@ -360,10 +365,6 @@ def show(r: RunRecord) -> str:
     submission = r.dir / "submission.csv"
     if submission.is_file():
         rows.append(("submission", str(submission)))
-    wb, mlf = m.get("wandb") or {}, m.get("mlflow") or {}
-    if wb:
-        rows.append(("W&B", f"{wb.get('mode')} run {wb.get('run_id')}  {wb.get('dir') or ''}"))
-    if mlf:
-        rows.append(("MLflow", f"run {mlf.get('run_id')} in {mlf.get('uri')}"))
+    rows += [(rec.title or rec.name, rec.describe(entry)) for rec, entry in recorded(m)]
     lines = [f"{k:<16} {v}" for k, v in rows]
     return "\n".join(line.rstrip() for line in lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,8 +109,6 @@ def validate(run: Run, panel: Panel) -> Validation:
         )
     hooks = [run.tracker.on_step]
     if cfg.sweep_dir:
-        from .sweep.hook import trial_hook  # a sweep trial: hyperband judges fold 1
-
         hooks.insert(0, trial_hook(cfg.sweep_dir, run.dir))
     validation = cross_validate(
         panel,
@@ -174,6 +173,19 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
         predictions.write(test_pred, run.dir / predictions.TEST_PRED_FILE)
     copy_submission_for_kaggle(run.dir, cfg.output_dir)
     return result
+
+
+def trial_hook(sweep_dir, run_dir):
+    """A tune trial's pruning hook (its sweep_dir holds tune.json), else a sweep trial's
+    hyperband hook: chosen here, so that sweep and tune need not import each other (a
+    circle sweep -> tune -> sweep through their package inits, lazy or not)."""
+    from .tune.hook import PruningHook, is_tune_trial
+
+    if is_tune_trial(sweep_dir):
+        return PruningHook(Path(sweep_dir))
+    from .sweep.hook import trial_hook as sweep_trial_hook
+
+    return sweep_trial_hook(sweep_dir, run_dir)
 
 
 def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -> dict:

@@ -25,6 +25,7 @@ from .jsonio import read_json, write_json
 from .kaggleapi import CapturedRequest, OfflineClient, kaggle_api, login, scrub, secrets_of
 from .leaderboard import RunRecord
 from .paths import COMPETITION
+from .tracker_registry import recorded
 
 POLL_S = 15.0  # between looks at the submissions list: Kaggle scores this one in ~a minute
 DRY_RUN_URL = "dry-run://nothing-uploaded"
@@ -231,41 +232,15 @@ def public_score(
 
 
 def record_score(run: RunRecord, score: float) -> None:
-    """`public_lb` into metrics.json first, then each tracker run; a tracker that cannot be
-    updated is one line, and the rest goes on."""
+    """`public_lb` into metrics.json first, then each tracker run (each tracker writes its own,
+    from its metrics.json entry); a tracker that cannot be updated is one line, the rest goes
+    on."""
     _update_metrics(run, {"public_lb": score})
     print(f"public_lb {score:.5f} written to {run.dir / 'metrics.json'}")
-    wb, mlf = run.metrics.get("wandb") or {}, run.metrics.get("mlflow") or {}
-    if wb.get("run_id"):
-        print(_to_wandb(run, wb, score))
-    if mlf.get("run_id"):
-        print(_to_mlflow(mlf, score))
-
-
-def _to_wandb(run: RunRecord, wb: dict, score: float) -> str:
-    if wb.get("mode") != "online":
-        return f"W&B: run {wb['run_id']} is {wb.get('mode')}, not updated (metrics.json has it)"
-    path = "/".join(
-        p for p in (run.config.get("wandb_entity"), run.config.get("wandb_project")) if p
-    )
-    path = f"{path}/{wb['run_id']}"
-    try:
-        from .wb.summary import update_summary
-
-        update_summary(path, {"public_lb": score})
-    except (UserError, ImportError) as err:
-        return f"W&B: run {path} not updated ({err})"
-    return f"W&B: run {path}: summary public_lb {score:.5f}"
-
-
-def _to_mlflow(mlf: dict, score: float) -> str:
-    try:
-        from .mlf.tracker import log_metric_later
-
-        log_metric_later(mlf.get("uri") or "", mlf["run_id"], "public_lb", score)
-    except (UserError, ImportError) as err:
-        return f"MLflow: run {mlf['run_id']} not updated ({err})"
-    return f"MLflow: run {mlf['run_id']}: metric public_lb {score:.5f}"
+    for record, entry in recorded(run.metrics):
+        line = record.log_later(entry, run.config, {"public_lb": score})
+        if line:
+            print(line)
 
 
 # ---- the command ----------------------------------------------------------------------------

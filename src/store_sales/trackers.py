@@ -1,8 +1,10 @@
 """The tracker seam: everything a run records goes through one `Tracker`.
 
 `Tracker` itself records nothing (the base of every tracker, and the `none` tracker: the run
-folder still has everything). W&B is `wb.tracker.WandbTracker`, MLflow `mlf.tracker.MlflowTracker`;
-`Trackers` sends each call to several (`tracker=both`). Nothing here imports a tracking library.
+folder still has everything). Trackers are found by name in `tracker_registry` (W&B's live one
+is `wb.tracker.WandbTracker`, MLflow's `mlf.tracker.MlflowTracker`), imported only when a run
+asks for them; `Trackers` sends each call to several (`tracker=both`). Nothing here imports a
+tracking library or a tracker module.
 """
 
 from __future__ import annotations
@@ -13,8 +15,31 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UserError
+from . import tracker_registry
 from .models.base import StepEvent
+from .tracker_registry import TrackerRecord
+
+# metrics.json's headline values: every tracker records them under these names at the end
+# (`results`), as `store-sales runs` shows them (docs/trackers.md has the whole table)
+HEADLINE = (
+    "val_rmsle",
+    "val_rmsle_alive",
+    "cv_rmsle_mean",
+    "cv_rmsle_std",
+    "n_folds",
+    "best_step",
+    "refit_steps",
+    "n_features",
+    "n_train_rows",
+    "peak_rss_mb",
+)
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The HEADLINE values a run has, and its `cv_rmsle_fold_<k>`."""
+    out = {k: metrics[k] for k in HEADLINE if k in metrics}
+    out.update({k: v for k, v in metrics.items() if k.startswith("cv_rmsle_fold_")})
+    return out
 
 
 @dataclass
@@ -36,7 +61,12 @@ class RunInfo:
 
 
 class Tracker:
+    """The methods a run calls while it runs. What is known of the run once it has finished
+    (its metrics.json entry) belongs to the tracker's `record` class, which needs no live run."""
+
     name = "none"
+    record: type[TrackerRecord] = TrackerRecord
+    _finished: dict[str, Any] | None = None  # what finish() returned
 
     def start(self, info: RunInfo) -> None:
         """Open the run: identity, config, input data."""
@@ -92,12 +122,13 @@ class Tracker:
 
     def finish_all(self, exit_code: int) -> dict[str, dict[str, Any]]:
         """`finish` of every tracker involved, keyed by tracker name (metrics.json's keys)."""
-        info = self.finish(exit_code)
+        info = self._finished = self.finish(exit_code)
         return {self.name: info} if info else {}
 
     def closing_lines(self) -> list[str]:
-        """What to tell the user at the end: where the run is, how to upload or browse it."""
-        return []
+        """What to tell the user at the end: where the run is, how to upload or browse it;
+        the record's lines from what `finish` returned, as `store-sales run -q` prints them."""
+        return self.record.closing_lines(self._finished or {})
 
 
 class Trackers(Tracker):
@@ -171,23 +202,11 @@ class Trackers(Tracker):
 
 
 def make_tracker(cfg) -> Tracker:
-    """The tracker(s) a config's `tracker` asks for. W&B also covers `wandb_mode=disabled` (a
-    no-op run); `none` records only to the run folder."""
-    members: list[Tracker] = []
-    if cfg.tracker in ("wandb", "both"):
-        from .wb.tracker import WandbTracker
-
-        members.append(WandbTracker(cfg.wandb_mode, cfg.wandb_project, cfg.wandb_entity))
-    if cfg.tracker in ("mlflow", "both"):
-        try:
-            from .mlf.tracker import MlflowTracker
-        except ImportError as err:
-            raise UserError(
-                f"tracker={cfg.tracker} needs MLflow ({err}): `pip install mlflow`, or use "
-                "tracker=wandb / none"
-            ) from None
-
-        members.append(MlflowTracker(cfg.mlflow_uri, cfg.exp_name))
+    """The tracker(s) a config's `tracker` asks for, by name from the registry (W&B also
+    covers `wandb_mode=disabled`: a no-op run); `none` records only to the run folder."""
+    members = [
+        tracker_registry.record(name).open(cfg) for name in tracker_registry.members(cfg.tracker)
+    ]
     if not members:
         print("tracker none: this run is recorded in its folder only")
         return Tracker()

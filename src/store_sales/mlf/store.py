@@ -8,8 +8,10 @@ own default is relative to the working directory, and a UI started elsewhere sho
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
+from ..errors import UserError
 from ..paths import outputs_root
 
 DB_FILE = "mlflow.db"
@@ -42,3 +44,18 @@ def ui_command(uri: str) -> str:
     if uri.startswith(("http://", "https://")):
         return f"open {uri}"
     return f"mlflow ui --backend-store-uri {uri} --port 5000"
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """A tracking server that does not answer fails the run now, in one line, not after
+    MLflow's client has retried for minutes."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"MLflow server {uri} does not answer ({getattr(err, 'reason', err)}): start it "
+            "(`mlflow server`) or set mlflow_uri / MLFLOW_TRACKING_URI to a reachable store"
+        ) from None

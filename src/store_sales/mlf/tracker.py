@@ -5,8 +5,9 @@ folder's name. Params are the template config; metrics the headline scores (`val
 `cv_rmsle_mean/std/fold_<k>`), `rmsle_by_horizon` (step = horizon day) and every fit's per-step
 curves (`step/val_rmse`, ...: step = round or epoch; `fold_<k>/...` with time-series CV); tags
 say template, model, data, validation scheme, status and the parameters that differ from the
-defaults (also the run's description in the UI). Artifacts: model + features.txt, submission,
-predictions, plots, tables. A failing or interrupted run ends FAILED.
+defaults (also the run's description in the UI). Artifacts: model + features.txt (also as an
+MLflow model in its library's flavor: `mlf.flavors`), submission, predictions, plots, tables.
+A failing or interrupted run ends FAILED.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from typing import Any
 from ..errors import UserError
 from ..extras import require
 from ..models.base import StepEvent
-from ..trackers import RunInfo, Tracker
-from .store import artifact_root, sqlite_path, tracking_uri, ui_command
+from ..trackers import RunInfo, Tracker, headline
+from . import flavors
+from .record import MlflowRecord
+from .store import artifact_root, check_reachable, sqlite_path, tracking_uri
 
 require("mlflow", "tracker=mlflow")  # a missing extra says which, before mlflow is imported
 
@@ -38,18 +40,6 @@ with warnings.catch_warnings():
 # MLflow refuses other characters in metric and tag names (families such as "LIQUOR,WINE,BEER")
 _NAME_BAD = re.compile(r"[^\w\-. :/]")
 _BATCH = 1000  # MLflow's limit of metrics per log_batch call
-HEADLINE = (
-    "val_rmsle",
-    "val_rmsle_alive",
-    "cv_rmsle_mean",
-    "cv_rmsle_std",
-    "n_folds",
-    "best_step",
-    "refit_steps",
-    "n_features",
-    "n_train_rows",
-    "peak_rss_mb",
-)
 
 
 def _name(key: str) -> str:
@@ -64,6 +54,7 @@ def _number(value: Any) -> float | None:
 
 class MlflowTracker(Tracker):
     name = "mlflow"
+    record = MlflowRecord
 
     def __init__(self, uri: str, experiment: str):
         self.uri = tracking_uri(uri)
@@ -71,8 +62,10 @@ class MlflowTracker(Tracker):
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.n_folds = 1
+        self.model = ""  # the run's model library: which MLflow flavor its model gets
+        self.model_uri: str | None = None
         self._pending: list[Metric] = []
-        _check_reachable(self.uri)
+        check_reachable(self.uri)
         db = sqlite_path(self.uri)
         if db is not None:
             db.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +76,7 @@ class MlflowTracker(Tracker):
 
     def start(self, info: RunInfo) -> None:
         self.n_folds = int(info.config.get("n_folds", 1))
+        self.model = info.model
         self.experiment_id = self._experiment_id()
         tags = {
             "template": info.template,
@@ -192,9 +186,7 @@ class MlflowTracker(Tracker):
     def results(self, metrics: dict[str, Any]) -> None:
         if self.run_id is None:
             return
-        headline = {k: metrics[k] for k in HEADLINE if k in metrics}
-        headline.update({k: v for k, v in metrics.items() if k.startswith("cv_rmsle_fold_")})
-        self._queue(headline, 0)
+        self._queue(headline(metrics), 0)
         for h, value in (metrics.get("rmsle_by_horizon") or {}).items():
             self._queue({"rmsle_by_horizon": value}, int(h))
         self._flush()
@@ -210,6 +202,8 @@ class MlflowTracker(Tracker):
     def artifact(self, name, kind, files, metadata=None, aliases=("latest",)) -> None:
         if self.run_id is None:
             return
+        if kind == "model" and files:  # first: the adapter's own file wins a name they share
+            self.model_uri = flavors.log_model(self.client, self.run_id, self.model, files[0])
         for path in files:
             self.client.log_artifact(self.run_id, str(path), kind)
         if metadata:
@@ -221,45 +215,11 @@ class MlflowTracker(Tracker):
 
     def finish(self, exit_code: int) -> dict[str, Any]:
         info = {"uri": self.uri, "experiment": self.experiment, "run_id": self.run_id}
+        if self.model_uri:
+            info["model"] = self.model_uri  # mlflow.pyfunc.load_model(...) loads it
         if self.run_id is not None:
             self._flush()
             status = "FINISHED" if exit_code == 0 else "FAILED"
             self.client.set_tag(self.run_id, "status", status.lower())
             self.client.set_terminated(self.run_id, status)
         return info
-
-    def closing_lines(self) -> list[str]:
-        if self.run_id is None:
-            return []
-        return [
-            f"MLflow run {self.run_id} (experiment {self.experiment!r})",
-            f"Browse it:  {ui_command(self.uri)}",
-        ]
-
-
-def _check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """A tracking server that does not answer fails the run now, in one line, not after
-    MLflow's client has retried for minutes."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
-            pass
-    except OSError as err:
-        raise UserError(
-            f"MLflow server {uri} does not answer ({getattr(err, 'reason', err)}): start it "
-            "(`mlflow server`) or set mlflow_uri / MLFLOW_TRACKING_URI to a reachable store"
-        ) from None
-
-
-def log_metric_later(uri: str, run_id: str, key: str, value: float) -> None:
-    """Add a metric to a run that has ended (the public score `store-sales submit --wait`
-    gets). A store that is not there or does not answer, or a run it lacks: UserError."""
-    db = sqlite_path(uri)
-    if db is not None and not db.is_file():  # MLflow would make an empty store there
-        raise UserError(f"MLflow store {db} is not there")
-    _check_reachable(uri)
-    try:
-        MlflowClient(tracking_uri=uri).log_metric(run_id, key, value)
-    except MlflowException as err:
-        raise UserError(f"MLflow run {run_id} in {uri}: {err.message}") from None

@@ -117,10 +117,6 @@ class TrialHook:
 
 
 def trial_hook(sweep_dir: str | Path, run_dir: str | Path):
-    """The step hook of a sweep trial (the pipeline adds it when the run has a sweep_dir), or
-    of a `store-sales tune` trial (its sweep_dir is the trial folder, holding tune.json)."""
-    from ..tune.hook import PruningHook, is_tune_trial
-
-    if is_tune_trial(sweep_dir):
-        return PruningHook(Path(sweep_dir))
+    """The step hook of a sweep trial (the pipeline adds it when the run has a sweep_dir; a
+    `store-sales tune` trial gets tune's pruning hook there instead)."""
     return TrialHook(Path(sweep_dir), Path(run_dir))

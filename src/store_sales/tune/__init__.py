@@ -7,7 +7,7 @@ default) that any number of processes or machines may share.
 
     space     the YAML's parameters as Optuna distributions (with the sweep's guards)
     study     storage, samplers, pruners, the study and trial folders
-    hook      `PruningHook`: report + should_prune inside the kernel (via `sweep.trial_hook`)
+    hook      `PruningHook`: report + should_prune inside the kernel (the pipeline adds it)
     optimize  `tune`: worker processes asking and telling the study
     results   results.csv, best.yaml, Optuna's plots
     cli       `store-sales tune ...`

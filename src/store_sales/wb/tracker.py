@@ -19,9 +19,10 @@ from typing import Any
 import wandb
 
 from ..models.base import StepEvent
-from ..trackers import RunInfo, Tracker
+from ..trackers import RunInfo, Tracker, headline
 from .console import plain_stderr
 from .login import resolve_mode
+from .record import WandbRecord
 
 # libraries whose W&B integration logs fold 1's per-step curves itself
 _CURVE_INTEGRATIONS = ("lightgbm", "xgboost")
@@ -29,6 +30,7 @@ _CURVE_INTEGRATIONS = ("lightgbm", "xgboost")
 
 class WandbTracker(Tracker):
     name = "wandb"
+    record = WandbRecord
 
     def __init__(self, requested_mode: str, project: str, entity: str = ""):
         self.mode, self.note = resolve_mode(requested_mode)
@@ -38,7 +40,6 @@ class WandbTracker(Tracker):
         self.run = None
         self.n_folds = 1
         self._native: set[int] = set()  # folds whose curves W&B's own callback logs
-        self._url: str | None = None  # an online run's page, kept past finish()
         self._restore_stderr = lambda: None
 
     # -- run
@@ -164,6 +165,12 @@ class WandbTracker(Tracker):
         if self.run is not None:
             self.run.summary.update(values)
 
+    def results(self, metrics: dict[str, Any]) -> None:
+        """metrics.json's names in the summary too (`val_rmsle`, `cv_rmsle_mean`, ...): the
+        names MLflow and `store-sales runs` use, beside the history's `val/rmsle`."""
+        if self.run is not None:
+            self.run.summary.update(headline(metrics))
+
     def table(self, key: str, frame, line: tuple[str, str] | None = None) -> None:
         if self.run is None:
             return
@@ -216,21 +223,11 @@ class WandbTracker(Tracker):
         }
         if self.run is not None and self.mode == "online":
             info["path"] = self.run.path  # entity/project/id, for the public API
+            info["url"] = self.run.url
         if self.run is not None:
-            self._url = self.run.url if self.mode == "online" else None
             self.run.finish(exit_code=exit_code)
         self._restore_stderr()
         return info
-
-    def closing_lines(self) -> list[str]:
-        if self.mode == "offline" and self.dir:
-            return [
-                f"W&B run saved offline. Upload it:  wandb sync {self.dir}",
-                f"Browse it locally:                wandb leet {self.dir}",
-            ]
-        if self.mode == "online" and self._url:
-            return [f"W&B run: {self._url}"]
-        return []
 
 
 def _watch(model, log_freq: int = 100) -> None:

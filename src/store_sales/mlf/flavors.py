@@ -1,0 +1,111 @@
+"""A run's model as an MLflow model (`runs:/<run_id>/model`), in MLflow's own flavor for the
+run's model library, so `mlflow.pyfunc.load_model` (or `mlflow.<flavor>.load_model`) loads it.
+
+The flavor is chosen by the run's model name, and its modules are imported only then:
+
+- `lightgbm`: `mlflow.lightgbm` of the adapter's Booster; pyfunc predicts the raw model output
+  (log1p sales, before the zero rule) from a DataFrame of the run's features (features.txt, in
+  that order, with the panel's dtypes: `family` etc. categorical), as the adapter does.
+- `xgboost`: `mlflow.xgboost` of an `XGBRegressor(enable_categorical=True)` holding the Booster:
+  MLflow's pyfunc builds a plain `DMatrix(frame)` for a bare Booster, which refuses categorical
+  columns; the sklearn wrapper passes its `enable_categorical`. Same input and output as above.
+- `pytorch`: `mlflow.pytorch` of the network (`TabularMLP`, pickled). Its `forward` takes two
+  tensors (standardized numeric features, category codes) made by the adapter's preprocessing, and
+  returns the standardized target; MLflow's pyfunc for PyTorch passes one tensor of the frame's
+  values, so pyfunc cannot predict from the feature frame: load it with
+  `mlflow.pytorch.load_model` and feed it the adapter's inputs, or use the run folder's model.pt
+  with the adapter.
+- `catboost` (exp004's notebook-defined adapter, CatBoost's own .cbm file): `mlflow.catboost` of
+  a `CatBoostRegressor` read from the model file, when catboost is installed (else the plain
+  files only, and one line); pyfunc predicts from the feature frame as for the GBDTs above.
+
+Any other model (a notebook-defined adapter) keeps the plain files of the `model/` artifact.
+
+MLflow's `log_model` logs through the *active* run and the global tracking URI; the tracker
+has neither (it writes through its own `MlflowClient`, so a notebook's own mlflow state is left
+alone). The narrowest correct way: the flavor's `save_model` into a temporary folder, then
+`MlflowClient.log_artifacts` into the run's `model/` -- what `log_model` does for a run's
+artifacts, without touching `mlflow.active_run()` or `mlflow.set_tracking_uri`. (MLflow 3's
+`log_model` also registers a LoggedModel entity; `runs:/<id>/model` loads without one.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ARTIFACT_PATH = "model"
+
+
+def _lightgbm(path: Path) -> Any:
+    from ..models.lightgbm import LightGBMAdapter
+
+    return LightGBMAdapter({}, 0, 0).load(path)
+
+
+def _xgboost(path: Path) -> Any:
+    import xgboost as xgb  # for its sklearn wrapper only (see the module's docstring)
+
+    from ..models.xgboost import XGBoostAdapter
+
+    model = xgb.XGBRegressor(enable_categorical=True)
+    model._Booster = XGBoostAdapter({}, 0, 0).load(path)  # what XGBModel.load_model sets
+    return model
+
+
+def _pytorch(path: Path) -> Any:
+    from ..models.pytorch import TorchMLPAdapter
+
+    return TorchMLPAdapter(device="cpu").load(path).net
+
+
+def _catboost(path: Path) -> Any:
+    # CatBoost's adapter is exp004's notebook's and the package imports no catboost
+    # (test_templates); MLflow's flavor needs the library's model object, so it is read by
+    # name here, only for a run whose model is catboost
+    catboost = importlib.import_module("catboost")
+    return catboost.CatBoostRegressor().load_model(str(path))
+
+
+# model name -> (MLflow flavor module, reader of the adapter's model file into its object)
+FLAVORS = {
+    "lightgbm": ("mlflow.lightgbm", _lightgbm),
+    "xgboost": ("mlflow.xgboost", _xgboost),
+    "pytorch": ("mlflow.pytorch", _pytorch),
+    "catboost": ("mlflow.catboost", _catboost),
+}
+
+
+def _options(model_name: str, flavor) -> dict[str, Any]:
+    """MLflow 3's PyTorch flavor defaults to `pt2` (a torch.export graph), which needs a
+    signature of TensorSpecs for every input; our network takes two tensors the pyfunc could
+    not feed anyway, so the network is pickled, as MLflow 2 always does (MLflow logs a caution
+    about pickles: only load runs you trust)."""
+    if (
+        model_name == "pytorch"
+        and "serialization_format" in inspect.signature(flavor.save_model).parameters
+    ):
+        return {"serialization_format": "pickle"}
+    return {}
+
+
+def log_model(client, run_id: str, model_name: str, model_file: Path) -> str | None:
+    """Log `model_file` (the adapter's saved model) in its MLflow flavor under `model/`; the
+    model's URI, or None when the model has no flavor here or its library is missing."""
+    if model_name not in FLAVORS:
+        return None
+    module, read = FLAVORS[model_name]
+    try:
+        flavor = importlib.import_module(module)
+        model = read(Path(model_file))
+    except ImportError as err:
+        print(f"MLflow: no {module} model logged ({err}); the model file is in model/")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / ARTIFACT_PATH
+        flavor.save_model(model, str(saved), **_options(model_name, flavor))
+        client.log_artifacts(run_id, str(saved), ARTIFACT_PATH)
+    return f"runs:/{run_id}/{ARTIFACT_PATH}"
