@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ..config import TemplateConfig, at_least_one, unit_interval
 
 GROW_POLICIES = ("depthwise", "lossguide")
+DEVICES = ("cpu", "cuda", "auto")  # XGBoost's device, and auto
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Exp002Config(TemplateConfig):
     early_stopping_rounds: int = 100
     log_period: int = 100  # 0: no per-round printout
     num_threads: int = 0  # 0: the cores free when training starts (threads.py)
+    device: str = "cpu"  # cpu | cuda | auto (cuda when there is a GPU)
 
     def problems(self) -> list[str]:
         out = [
@@ -62,6 +64,8 @@ class Exp002Config(TemplateConfig):
             out.append("max_depth=0 (no limit) needs grow_policy='lossguide' and max_leaves >= 2")
         if self.max_leaves == 1:
             out.append("max_leaves=1 is a tree without a split: use 0 (no limit) or >= 2")
+        if self.device not in DEVICES:
+            out.append(f"device={self.device!r} is not one of {DEVICES}")
         if self.max_bin < 2:
             out.append(f"max_bin={self.max_bin!r} must be >= 2")
         for name in ("min_child_weight", "reg_lambda", "reg_alpha", "log_period", "num_threads"):
@@ -84,6 +88,7 @@ class Exp002Config(TemplateConfig):
             "max_bin": self.max_bin,
             "max_cat_to_onehot": self.max_cat_to_onehot,
             "nthread": self.num_threads,
+            "device": self.device,  # auto: resolved by the adapter (devices.py)
             "seed": self.seed,
             "verbosity": 1,  # warnings only
         }
