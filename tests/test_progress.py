@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -55,6 +56,20 @@ def test_a_terminal_gets_a_bar_per_fold_with_the_score_and_the_best_so_far():
     assert "best=0.60000@4" in text and "val_rmsle=0.65000" in text
 
 
+def test_the_librarys_printout_goes_above_a_terminal_bar(capsys):
+    out = FakeTerminal()
+    hook = progress.StepProgress(total=10, stream=out)
+    stdout = sys.stdout
+    events = list(_events(1, SCORES))
+    hook(events[0])
+    print("[1]\ttrain's rmse: 0.9\tval's rmse: 1.0")  # LightGBM's log_evaluation
+    hook(events[1])
+    hook.close()
+    assert sys.stdout is stdout  # given back when the fold's bar closes
+    assert "[1]\ttrain's rmse: 0.9\tval's rmse: 1.0\n" in capsys.readouterr().out
+    assert "2/10" in out.getvalue()
+
+
 def test_a_pipe_gets_plain_lines_without_carriage_returns():
     out = io.StringIO()
     hook = progress.StepProgress(total=10, unit="round", stream=out, interval=0.0)
@@ -77,7 +92,8 @@ def test_plain_lines_come_at_a_modest_rate_and_the_last_state_is_always_shown():
         hook(event)
     hook.close()
     lines = out.getvalue().splitlines()
-    assert [line.split()[3] for line in lines] == ["1/100", "31/100", "60/100"]
+    # the first line 30 s after the first step, then the last state
+    assert [line.split()[3] for line in lines] == ["31/100", "60/100"]
 
 
 def test_batch_events_are_not_steps():

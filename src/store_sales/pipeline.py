@@ -112,17 +112,19 @@ def validate(run: Run, panel: Panel) -> Validation:
         from .sweep.hook import trial_hook  # a sweep trial: hyperband judges fold 1
 
         hooks.insert(0, trial_hook(cfg.sweep_dir, run.dir))
-    validation = cross_validate(
-        panel,
-        plan,
-        run.adapter,
-        cfg.zero_window,
-        features=run.features,
-        hooks=lambda k: hooks,
-        callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
-        timer=run.phase,
-    )
-    shown.close()
+    try:
+        validation = cross_validate(
+            panel,
+            plan,
+            run.adapter,
+            cfg.zero_window,
+            features=run.features,
+            hooks=lambda k: hooks,
+            callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
+            timer=run.phase,
+        )
+    finally:  # a terminal bar gives sys.stdout back even when a fold fails
+        shown.close()
     stopped = validation.fit.stopped
     if stopped:
         run.tracker.summary(

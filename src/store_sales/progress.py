@@ -13,6 +13,7 @@ for the kernels it starts (papermill has no screen: a widget there would only be
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import sys
@@ -78,6 +79,34 @@ def _bar(kind: str, stream: IO | None, **kwargs) -> tqdm:
     return tqdm(file=stream, dynamic_ncols=True, **kwargs)
 
 
+class _AboveBar(io.TextIOBase):
+    """sys.stdout while a terminal bar is shown: whole lines go through tqdm.write, above the
+    bar, so the library's own printout (every `log_period` rounds) does not tear it."""
+
+    def __init__(self, bar: tqdm, stream: IO):
+        super().__init__()
+        self.bar, self.stream, self.pending = bar, stream, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.bar.write(line, file=self.stream)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def release(self) -> None:
+        if self.pending:
+            self.bar.write(self.pending, file=self.stream)
+        if sys.stdout is self:
+            sys.stdout = self.stream
+
+
 class Progress:
     """One bar (or its plain lines): `update(n, **postfix)`, `write(text)`, `close()`."""
 
@@ -90,6 +119,7 @@ class Progress:
         stream: IO | None = None,
         interval: float = LINE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        above: bool = False,
     ):
         self.kind = mode(stream)
         self.stream, self.total, self.desc, self.unit = stream, total, desc, unit
@@ -97,11 +127,15 @@ class Progress:
         self.n = 0
         self.postfix: dict[str, Any] = {}
         self._t0 = clock()
-        self._last_line: float | None = None
+        # plain lines: the first after `interval` (a short fit shows only its last state)
+        self._last_line: float | None = self._t0 if interval > 0 else None
         self._printed = 0  # the step count of the last plain line
         self._bar = None
         if self.kind in ("bar", "widget"):
             self._bar = _bar(self.kind, stream, total=total, desc=desc, unit=unit, leave=True)
+        self._above = None  # `above`: prints while a terminal bar is shown go above it
+        if above and self.kind == "bar":
+            self._above = sys.stdout = _AboveBar(self._bar, sys.stdout)
 
     def update(self, n: int = 1, **postfix) -> None:
         self.n += n
@@ -135,6 +169,9 @@ class Progress:
         print(text, file=self.stream or sys.stdout, flush=True)
 
     def close(self) -> None:
+        if self._above is not None:
+            self._above.release()
+            self._above = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -162,7 +199,12 @@ class StepProgress:
             self.close()
             self.fold, self.best, self.best_step = event.fold, math.inf, 0
             self.bar = Progress(
-                self.total, f"fold {event.fold}", self.unit, stream=self.stream, **self.kw
+                self.total,
+                f"fold {event.fold}",
+                self.unit,
+                stream=self.stream,
+                above=True,  # the library's printout above the bar
+                **self.kw,
             )
         score = event.values.get("val_rmsle", event.values.get("val_rmse"))
         postfix = {}
