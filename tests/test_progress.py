@@ -42,6 +42,18 @@ def test_the_mode_follows_where_the_output_goes(monkeypatch):
     assert progress.mode(FakeTerminal()) == "off"
 
 
+def test_a_kernel_gets_a_widget_when_someone_can_see_it(monkeypatch):
+    monkeypatch.setattr(progress, "_in_kernel", lambda: True)
+    monkeypatch.setattr(progress, "_has_widgets", lambda: True)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    assert progress.mode(FakeTerminal()) == "widget"
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")  # Kaggle's Save Version: headless
+    assert progress.mode() == "lines"
+    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+    monkeypatch.setattr(progress, "_has_widgets", lambda: False)
+    assert progress.mode() == "lines"
+
+
 def test_a_terminal_gets_a_bar_per_fold_with_the_score_and_the_best_so_far():
     out = FakeTerminal()
     hook = progress.StepProgress(total=10, unit="round", stream=out)

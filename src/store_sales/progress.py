@@ -2,7 +2,8 @@
 
 How progress shows depends on where the output goes (`mode`):
 - a terminal: a tqdm bar (carriage returns redraw it in place);
-- a Jupyter kernel with ipywidgets: tqdm's widget bar (`tqdm.auto`);
+- a Jupyter kernel with ipywidgets: tqdm's widget bar (`tqdm.auto`), except in Kaggle's
+  headless "Save Version" run (`KAGGLE_KERNEL_RUN_TYPE=Batch`);
 - anything else (a pipe, a CI log, a kernel run headless by papermill): plain lines, each
   ended by a newline, at most one every `LINE_INTERVAL_S` seconds plus the last, so logs stay
   readable.
@@ -52,7 +53,9 @@ def mode(stream: IO | None = None) -> str:
     if forced in MODES:
         return forced
     if _in_kernel():
-        return "widget" if _has_widgets() else "lines"
+        # Kaggle's "Save Version" runs the notebook headless (papermill): no one sees a widget
+        batch = os.environ.get("KAGGLE_KERNEL_RUN_TYPE", "").lower() == "batch"
+        return "widget" if _has_widgets() and not batch else "lines"
     stream = sys.stderr if stream is None else stream
     isatty = getattr(stream, "isatty", None)
     return "bar" if isatty is not None and isatty() else "lines"
