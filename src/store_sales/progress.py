@@ -94,8 +94,16 @@ class _AboveBar(io.TextIOBase):
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
-            self.bar.write(line, file=self.stream)
+            self._write(line)
         return len(text)
+
+    def _write(self, line: str) -> None:
+        # tqdm clears the bar before a write only to a stream it knows as sys.stdout/stderr
+        ours, sys.stdout = sys.stdout, self.stream
+        try:
+            self.bar.write(line, file=self.stream)
+        finally:
+            sys.stdout = ours
 
     def flush(self) -> None:
         self.stream.flush()
@@ -105,7 +113,7 @@ class _AboveBar(io.TextIOBase):
 
     def release(self) -> None:
         if self.pending:
-            self.bar.write(self.pending, file=self.stream)
+            self._write(self.pending)
         if sys.stdout is self:
             sys.stdout = self.stream
 
