@@ -201,6 +201,7 @@ def test_the_summary_shows_the_runs_folds_horizon_days_and_files(run_pipeline):
     files = summary.files.set_index("file")
     for name in ("submission.csv", "metrics.json", "oof.parquet"):
         assert files.loc[name, "path"] == str(run.dir / name)
+    assert not [f for f in files.index if f.startswith(".")]
     html = summary._repr_html_()
     assert html.count("<table") == 3 and "submission.csv" in html
     assert str(run.dir) in repr(summary)

@@ -42,7 +42,11 @@ class Summary:
             index=["rmsle"],
             columns=pd.Index([int(h) for h in sorted(by_h, key=int)], name="h"),
         )
-        paths = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        paths = sorted(
+            p
+            for p in (folder.iterdir() if folder.is_dir() else ())
+            if p.is_file() and not p.name.startswith(".")  # markers such as .claimed
+        )
         files = pd.DataFrame(
             {
                 "file": [p.name for p in paths],
