@@ -173,6 +173,26 @@ class TemplateConfig(Checked, FeatureFields, ValidationFields, RunFields):
         )
 
 
+@dataclass
+class BoostingFields:
+    """A GBDT's fit: patience, printout and threads (exp001, exp002, exp004). A mixin listed
+    before TemplateConfig: `class ExpConfig(BoostingFields, TemplateConfig)`."""
+
+    # boosting: early stopping, printout, threads
+    early_stopping_rounds: int = 100  # rounds without a better validation score before stopping
+    log_period: int = 100  # rounds between two printed scores (0: none)
+    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
+
+    def problems(self) -> list[str]:
+        out = [*super().problems(), *at_least_one(self, "early_stopping_rounds")]
+        out += [
+            f"{n}={getattr(self, n)!r} must be >= 0"
+            for n in ("log_period", "num_threads")
+            if getattr(self, n) < 0
+        ]
+        return out
+
+
 _KINDS = {  # a field's annotation -> the values it takes, and how to say so
     "bool": ((bool,), "true or false"),
     "int": ((int,), "an integer"),

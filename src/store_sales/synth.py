@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ QUAKE_DAY = np.datetime64("2016-04-16")
 N_TEST_DAYS = 16
 N_TRANSACTIONS_FULL = 83_488  # real transactions.csv row count
 N_DEAD_FULL = 96  # store x family series that never sell in the real data
+SD_LATENT = 0.07  # stationary sd of the AR(1) latent
 FLOOR_NODES = 160  # normal quantiles used to integrate E[log1p(Y)]
 
 # name: (mean daily sales of an average open store, weighed goods?)
@@ -520,6 +522,51 @@ def describe(info: dict) -> str:
 
 
 # --------------------------------------------------------------------------- main
+@dataclass(frozen=True)
+class _Layout:
+    """Which stores and days a config covers: stores in the real files' row order (store_nbr
+    sorted as text), every calendar day from 2013-01-01 (the latent and oil always start there)
+    and the slice from ``start`` that is written."""
+
+    n_stores: int
+    start_day: np.datetime64
+    store_order: np.ndarray  # store_nbr in row order
+    si: np.ndarray  # their indices into the 54-store parameters
+    all_days: np.ndarray
+    cal_all: dict
+    i0: int  # position of start_day in all_days
+    n_train_cal: int  # calendar days start_day..LAST_TRAIN
+
+    @property
+    def days(self) -> np.ndarray:
+        return self.all_days[self.i0 :]
+
+    @property
+    def cal(self) -> dict:
+        return {k: v[self.i0 :] for k, v in self.cal_all.items()}
+
+
+def _layout(n_stores: int, start: str) -> _Layout:
+    """The config's stores and days; a bad store count or start is a UserError."""
+    if not 1 <= n_stores <= 54:
+        raise UserError(f"n_stores must be in 1..54, got {n_stores}")
+    start_day = np.datetime64(pd.Timestamp(start).date(), "D")
+    if not FIRST_DAY <= start_day <= LAST_TRAIN - 60:
+        raise UserError(f"start must be between 2013-01-01 and 2017-06-16, got {start}")
+    store_order = np.array(sorted(range(1, n_stores + 1), key=str))
+    all_days = _days(FIRST_DAY, TEST_END)
+    return _Layout(
+        n_stores=n_stores,
+        start_day=start_day,
+        store_order=store_order,
+        si=store_order - 1,
+        all_days=all_days,
+        cal_all=_calendar(all_days),
+        i0=int((start_day - FIRST_DAY).astype(int)),
+        n_train_cal=int((LAST_TRAIN - start_day).astype(int)) + 1,
+    )
+
+
 def generate(
     out_dir,
     *,
@@ -536,40 +583,68 @@ def generate(
     the noise-floor forecast go to ``hidden/solution.csv`` (never read by the pipeline).
     """
     t0 = time.perf_counter()
-    if not 1 <= n_stores <= 54:
-        raise UserError(f"n_stores must be in 1..54, got {n_stores}")
-    start_day = np.datetime64(pd.Timestamp(start).date(), "D")
-    if not FIRST_DAY <= start_day <= LAST_TRAIN - 60:
-        raise UserError(f"start must be between 2013-01-01 and 2017-06-16, got {start}")
+    lay = _layout(n_stores, start)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     fam = _family_params(seed)
     stp = _store_params(seed)
-    nf = len(FAMILY_NAMES)
-    # row order of the real files: store_nbr sorted as text, then family alphabetical
-    store_order = np.array(sorted(range(1, n_stores + 1), key=str))
-    si = store_order - 1
-    ns = len(si)
+    oil_all = _oil(seed, lay.all_days)  # always from 2013-01-01, like the real file
+    hol = make_holidays()
+    mu = _expected_level(lay, fam, stp, hol, oil_all)
+    eps, promo, innov = _store_draws(seed, lay, fam, stp)
+    latent = _latent(lay, fam, innov)
+    del innov
+    y, sells, is_open = _sales(seed, lay, fam, mu, latent, eps, promo)
+    del eps
 
-    all_days = _days(FIRST_DAY, TEST_END)  # every calendar day, for the latent and oil
-    cal_all = _calendar(all_days)
-    i0 = int((start_day - FIRST_DAY).astype(int))
-    days = all_days[i0:]
-    nt = len(days)
-    cal = {k: v[i0:] for k, v in cal_all.items()}
-    n_train_cal = int((LAST_TRAIN - start_day).astype(int)) + 1
+    # train drops Christmas Day
+    cal = lay.cal
+    train_t = np.flatnonzero(
+        (np.arange(len(lay.days)) < lay.n_train_cal) & ~((cal["month"] == 12) & (cal["dom"] == 25))
+    )
+    test_t = np.arange(lay.n_train_cal, len(lay.days))
+    test_ids = _write_sales(out, lay, y, promo, train_t, test_t)
+    n_oil = _write_stores_oil_holidays(out, seed, lay, oil_all, hol)
+    n_trans = _write_transactions(out, seed, lay, stp, y, is_open, train_t)
 
-    # ---- oil (always from 2013-01-01, like the real file)
-    oil_all = _oil(seed, all_days)
+    n_test = len(test_ids)
+    counts = {
+        "train": len(train_t) * len(lay.si) * len(FAMILY_NAMES),
+        "test": n_test,
+        "sample_submission": n_test,
+        "stores": n_stores,
+        "oil": n_oil,
+        "holidays_events": len(hol),
+        "transactions": n_trans,
+    }
+    paths = {k: str(out / f"{k}.csv") for k in counts}
+    if hidden:
+        floor = _noise_floor(
+            mu[test_t], latent[lay.n_train_cal - 1], fam, SD_LATENT, sells[test_t], y.dtype
+        )
+        paths.update(_write_hidden(out, seed, lay, counts, test_ids, y[test_t], floor))
+    return {
+        "out_dir": str(out),
+        "paths": paths,
+        "rows": counts,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def _expected_level(lay: _Layout, fam: dict, stp: dict, hol: pd.DataFrame, oil_all) -> np.ndarray:
+    """(day, store, family) float32 mu from what the files show: identity, trend, weekday,
+    season, December, paydays, 28-day oil average, school start, holidays, the quake."""
+    i0, si, cal = lay.i0, lay.si, lay.cal
+    days = lay.days
+    nt, ns, nf = len(days), len(si), len(FAMILY_NAMES)
     csum = np.concatenate([[0.0], np.cumsum(oil_all)])
     w = np.minimum(np.arange(1, len(oil_all) + 1), 28)
     oil_ma = (csum[1:] - csum[np.arange(len(oil_all)) + 1 - w]) / w
     oil_eff = ((oil_ma - 70.0) / 30.0)[i0:]
 
     # ---- deterministic day x family / day x store terms
-    hol = make_holidays()
-    he = _holiday_effects(hol, all_days, fam)
+    he = _holiday_effects(hol, lay.all_days, fam)
     years = ((days - np.datetime64("2015-01-01")).astype(int) / 365.25)[:, None, None]
     dow = np.where(he["work"][i0:], 7, cal["dow"])  # 7 = an average weekday
     week_shape = np.array([-0.05, -0.08, -0.05, -0.1, 0.0, 0.15, 0.2, -0.056])
@@ -605,8 +680,14 @@ def generate(
     mu[:, :, school_j] += school.astype(np.float32)
     mu += (he["local"][i0:, si][:, :, None] * fam["local"]).astype(np.float32)
     mu += (he["quake"][i0:, None, None] * stp["quake"][si, None] * fam["quake"]).astype(np.float32)
+    return mu
 
-    # ---- random parts, drawn per store over the whole calendar (sub-block property)
+
+def _store_draws(seed: int, lay: _Layout, fam: dict, stp: dict):
+    """The random parts, drawn per store over the whole calendar (so a smaller config is a
+    sub-block): noise eps and promotions from ``start``, latent innovations from 2013."""
+    all_days, i0 = lay.all_days, lay.i0
+    nt, ns, nf = len(all_days) - i0, len(lay.si), len(FAMILY_NAMES)
     promo_ramp = np.where(
         all_days >= PROMO_START,
         0.25 + 0.75 * (all_days - PROMO_START).astype(int) / (TEST_END - PROMO_START).astype(int),
@@ -619,29 +700,37 @@ def generate(
     eps = np.empty((nt, ns, nf), dtype=np.float32)
     promo = np.empty((nt, ns, nf), dtype=np.int32)
     innov = np.empty((len(all_days), ns, nf), dtype=np.float32)
-    for k, s in enumerate(si):  # 54 stores at most; each block is vectorized
+    for k, s in enumerate(lay.si):  # 54 stores at most; each block is vectorized
         r = _rng(seed, 6, int(s) + 1)
         eps[:, k] = r.standard_normal((len(all_days), nf), dtype=np.float32)[i0:]
         innov[:, k] = r.standard_normal((len(all_days), nf), dtype=np.float32)
         lam = fam_lam * stp["promo"][s] * np.exp(0.4 * r.standard_normal((len(all_days), nf)))
         promo[:, k] = r.poisson(lam)[i0:]
+    return eps, promo, innov
 
-    # AR(1) latent, stationary sd 0.07, simulated from 2013-01-01 for every config
-    sd_a = 0.07
+
+def _latent(lay: _Layout, fam: dict, innov: np.ndarray) -> np.ndarray:
+    """AR(1) latent, stationary sd SD_LATENT, simulated from 2013-01-01 for every config."""
+    ns, nf, i0 = len(lay.si), len(FAMILY_NAMES), lay.i0
     phi = np.broadcast_to(fam["phi"].astype(np.float32), (ns, nf))
-    q = (sd_a * np.sqrt(1 - phi**2)).astype(np.float32)
-    latent = np.empty((nt, ns, nf), dtype=np.float32)
-    a = innov[0] * np.float32(sd_a)
+    q = (SD_LATENT * np.sqrt(1 - phi**2)).astype(np.float32)
+    latent = np.empty((len(lay.all_days) - i0, ns, nf), dtype=np.float32)
+    a = innov[0] * np.float32(SD_LATENT)
     if i0 == 0:
         latent[0] = a
-    for t in range(1, len(all_days)):
+    for t in range(1, len(lay.all_days)):
         a = phi * a + q * innov[t]
         if t >= i0:
             latent[t - i0] = a
-    del innov
+    return latent
 
-    # ---- who sells when
-    dead = _dead_mask(seed)[si]
+
+def _sales(seed: int, lay: _Layout, fam: dict, mu, latent, eps, promo):
+    """Who sells when, and the sales: returns (y, sells, is_open). Adds New Year's Day and the
+    promotions' lift to ``mu`` in place and zeroes ``promo`` where nothing sells, as the noise
+    floor and the files need them."""
+    days, cal, store_order = lay.days, lay.cal, lay.store_order
+    dead = _dead_mask(seed)[lay.si]
     open_from = np.array([np.datetime64(OPENING.get(int(s), "2013-01-01")) for s in store_order])
     is_open = days[:, None] >= open_from[None, :]
     jan1 = (cal["month"] == 1) & (cal["dom"] == 1)
@@ -663,18 +752,16 @@ def generate(
     y[:, :, fam["weighed"]] = np.round(y[:, :, fam["weighed"]], 3)
     y[:, :, ~fam["weighed"]] = np.rint(y[:, :, ~fam["weighed"]])
     y[~sells] = 0.0
-    del eps, z
+    return y, sells, is_open
 
-    # ---- split train / test; train drops Christmas Day
-    train_t = np.flatnonzero(
-        (np.arange(nt) < n_train_cal) & ~((cal["month"] == 12) & (cal["dom"] == 25))
-    )
-    test_t = np.arange(n_train_cal, nt)
-    S = ns * nf
+
+def _write_sales(out: Path, lay: _Layout, y, promo, train_t, test_t) -> np.ndarray:
+    """train.csv, test.csv and sample_submission.csv, written in chunks; returns the test ids."""
+    S = len(lay.si) * len(FAMILY_NAMES)
     n_train, n_test = len(train_t) * S, len(test_t) * S
-    date_str = np.datetime_as_string(days)
+    date_str = np.datetime_as_string(lay.days)
     fam_csv = [f'"{f}"' if "," in f else f for f in FAMILY_NAMES]
-    series_key = pa.array([f"{s},{f}" for s in store_order for f in fam_csv])
+    series_key = pa.array([f"{s},{f}" for s in lay.store_order for f in fam_csv])
     series_idx = np.arange(S)
 
     chunk_days = max(1, 300_000 // S)
@@ -710,15 +797,18 @@ def generate(
     with open(out / "sample_submission.csv", "wb") as fh:
         fh.write(b"id,sales\n")
         _write_lines(fh, [_str_col(test_ids), pa.array(np.full(n_test, "0.0"))])
+    return test_ids
 
-    # ---- stores, oil, holidays
+
+def _write_stores_oil_holidays(out: Path, seed: int, lay: _Layout, oil_all, hol) -> int:
+    """stores.csv, oil.csv (weekdays, some NaN) and holidays_events.csv; returns oil's rows."""
     stores_df = pd.DataFrame(
-        [(s, *STORES[s]) for s in range(1, n_stores + 1)],
+        [(s, *STORES[s]) for s in range(1, lay.n_stores + 1)],
         columns=["store_nbr", "city", "state", "type", "cluster"],
     )
     stores_df.to_csv(out / "stores.csv", index=False, lineterminator="\n")
-    wk = cal_all["dow"] < 5
-    oil_days, oil_vals = all_days[wk], oil_all[wk]
+    wk = lay.cal_all["dow"] < 5
+    oil_days, oil_vals = lay.all_days[wk], oil_all[wk]
     nan_rng = _rng(seed, 7)
     n_oil_train = int((oil_days <= LAST_TRAIN).sum())
     nan_at = np.concatenate(
@@ -730,61 +820,51 @@ def generate(
         out / "oil.csv", index=False, lineterminator="\n"
     )
     hol.to_csv(out / "holidays_events.csv", index=False, lineterminator="\n")
+    return len(oil_days)
 
-    # ---- transactions: open store-days, minus whole missing days and a random few
-    tr_days = days[train_t]
+
+def _write_transactions(out: Path, seed: int, lay: _Layout, stp, y, is_open, train_t) -> int:
+    """transactions.csv: open store-days, minus whole missing days and a random few; returns
+    its rows."""
+    si, i0 = lay.si, lay.i0
+    tr_days = lay.days[train_t]
     total = y[train_t].sum(axis=2)  # (days, stores)
     has = is_open[train_t] & (total > 0)
     has &= ~np.isin(tr_days, np.array(NO_TRANSACTION_DAYS, dtype="datetime64[D]"))[:, None]
     drop = _transaction_drop(seed)[(tr_days - FIRST_DAY).astype(int)][:, si]
     has &= ~drop
     tr_rng = _rng(seed, 9)
-    tr_noise = tr_rng.normal(0, 0.06, (len(all_days), 54))[i0:][train_t][:, si]
+    tr_noise = tr_rng.normal(0, 0.06, (len(lay.all_days), 54))[i0:][train_t][:, si]
     log_tr = (
         np.log(1600.0) + 0.75 * (np.log1p(total) - np.log(12000.0)) + stp["trans"][si] + tr_noise
     )
     tt, ss = np.nonzero(has)
     trans = pd.DataFrame(
         {
-            "date": date_str[train_t][tt],
-            "store_nbr": store_order[ss],
+            "date": np.datetime_as_string(lay.days)[train_t][tt],
+            "store_nbr": lay.store_order[ss],
             "transactions": np.rint(np.exp(log_tr[tt, ss])).astype(np.int64),
         }
     ).sort_values(["date", "store_nbr"], kind="stable")
     trans.to_csv(out / "transactions.csv", index=False, lineterminator="\n")
+    return len(trans)
 
-    counts = {
-        "train": n_train,
-        "test": n_test,
-        "sample_submission": n_test,
-        "stores": n_stores,
-        "oil": len(oil_days),
-        "holidays_events": len(hol),
-        "transactions": len(trans),
-    }
-    paths = {k: str(out / f"{k}.csv") for k in counts}
-    if hidden:
-        floor = _noise_floor(mu[test_t], latent[n_train_cal - 1], fam, sd_a, sells[test_t], y.dtype)
-        hid = out / "hidden"
-        hid.mkdir(exist_ok=True)
-        pd.DataFrame(
-            {
-                "id": test_ids,
-                "sales": y[test_t].reshape(-1),
-                "floor": np.round(floor.reshape(-1), 4),
-            }
-        ).to_csv(hid / "solution.csv", index=False, lineterminator="\n")
-        meta = {"version": VERSION, "seed": seed, "n_stores": n_stores, "start": str(start_day)}
-        meta["rows"] = counts
-        (hid / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
-        paths["solution"] = str(hid / "solution.csv")
-        paths["synth"] = str(hid / "synth.json")
-    return {
-        "out_dir": str(out),
-        "paths": paths,
-        "rows": counts,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
+
+def _write_hidden(out: Path, seed: int, lay: _Layout, counts, test_ids, y_test, floor) -> dict:
+    """hidden/solution.csv (true test sales and the noise floor) and hidden/synth.json."""
+    hid = out / "hidden"
+    hid.mkdir(exist_ok=True)
+    pd.DataFrame(
+        {
+            "id": test_ids,
+            "sales": y_test.reshape(-1),
+            "floor": np.round(floor.reshape(-1), 4),
+        }
+    ).to_csv(hid / "solution.csv", index=False, lineterminator="\n")
+    meta = {"version": VERSION, "seed": seed, "n_stores": lay.n_stores, "start": str(lay.start_day)}
+    meta["rows"] = counts
+    (hid / "synth.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return {"solution": str(hid / "solution.csv"), "synth": str(hid / "synth.json")}
 
 
 def _transaction_drop(seed: int) -> np.ndarray:

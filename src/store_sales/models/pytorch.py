@@ -1,20 +1,10 @@
-"""PyTorch behind the adapter seam: the only module of the package that imports torch.
+"""PyTorch behind the adapter seam: the adapter, its training loop and the model it returns.
 
-A tabular MLP with entity embeddings, the network a Kaggle competitor reaches for next to a
-GBDT on this problem:
+A tabular MLP with entity embeddings; its parts live by job in sibling modules, the only ones
+of the package that import torch with this one: `torch_inputs` (frame -> arrays: embedding
+sizes, standardization, missing indicators; no torch), `torch_net` (the network and batched
+prediction) and `torch_settings` (device, threads, seed, deterministic algorithms).
 
-- every categorical input (the feature frame's `category` columns: store_nbr, family, city,
-  state, type, cluster; the target day's weekday `dow`; and the horizon day `h`, a meta column
-  the adapter adds as an input: how far ahead a row looks decides how much its recent level
-  and its same-weekday history are worth) gets an embedding of `ceil(1.6 * n ** 0.56)`
-  dimensions, at most `emb_max_dim`, over the values seen in training; index 0 is "unseen",
-  a zero vector that is never trained (a store opened after training predicts as "no store");
-- numeric features are standardized with means and standard deviations of the training rows
-  only, clipped at ±`clip_z`, and missing values become 0 (the mean) plus a 0/1 indicator for
-  every column that has missing values in training;
-- [Linear → LayerNorm → SiLU (→ Dropout)] per hidden layer, then one output, plus a linear
-  "wide" path from the numeric inputs straight to the output (most of a series' next level is a
-  linear mix of its trailing means; the deep part learns the rest);
 - the target log1p(sales) is standardized with the training mean/std; loss MSE; AdamW with a
   per-batch schedule (linear warmup then cosine decay, one-cycle or constant) laid out over
   `max_epochs`; gradients clipped at `grad_clip`;
@@ -29,7 +19,6 @@ seeded permutation (no DataLoader, no workers), so a fit is reproducible on CPU.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,178 +31,14 @@ from torch import nn
 
 from ..threads import Governor
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+from .torch_inputs import Preprocessing, embedding_dim, inputs
+from .torch_net import NetConfig, TabularMLP, predict_standardized
+from .torch_settings import DEVICES, TorchSettings, resolve_device
+
+__all__ = ["TabularMLP", "TorchMLPAdapter", "TorchModel", "embedding_dim"]
 
 FORMAT = 1  # of the saved file
-PREDICT_BATCH = 65536
 SCHEDULES = ("cosine", "onecycle", "constant")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def embedding_dim(n_values: int, max_dim: int) -> int:
-    """fastai's rule of thumb, capped: 7 weekdays -> 5, 33 families -> 12, 54 stores -> 15."""
-    return int(max(1, min(max_dim, math.ceil(1.6 * n_values**0.56))))
-
-
-# ---------------------------------------------------------------------------------------------
-# preprocessing: frame -> tensors, its state learned from training rows only
-
-
-@dataclass
-class Preprocessing:
-    numeric: list[str]  # in input order
-    mean: list[float]
-    std: list[float]
-    indicators: list[str]  # numeric columns with a missing indicator (NaN in training)
-    categorical: list[str]  # in input order (`h` included when it is an input)
-    vocab: dict[str, list]  # values seen in training; input index = position + 1, 0 = unseen
-    clip_z: float
-    target_mean: float
-    target_std: float
-
-    @classmethod
-    def learn(
-        cls,
-        train: pd.DataFrame,
-        features: Sequence[str],
-        categorical_extra: Sequence[str],
-        clip_z: float,
-    ) -> Preprocessing:
-        features = list(features)
-        categorical = [c for c in features if isinstance(train[c].dtype, pd.CategoricalDtype)]
-        categorical += [c for c in categorical_extra if c not in categorical]
-        numeric = [c for c in features if c not in categorical]
-        mean, std, indicators = [], [], []
-        for col in numeric:
-            values = train[col].to_numpy(dtype=np.float64, na_value=np.nan)
-            finite = np.isfinite(values)
-            if not finite.all():
-                indicators.append(col)
-            mu = float(values[finite].mean()) if finite.any() else 0.0
-            sd = float(values[finite].std()) if finite.any() else 1.0
-            mean.append(mu)
-            std.append(sd if sd > 1e-12 else 1.0)
-        vocab = {col: _seen_values(train[col]) for col in categorical}
-        target = train["target"].to_numpy(dtype=np.float64)
-        sd = float(target.std())
-        return cls(
-            numeric=numeric,
-            mean=mean,
-            std=std,
-            indicators=indicators,
-            categorical=categorical,
-            vocab=vocab,
-            clip_z=float(clip_z),
-            target_mean=float(target.mean()),
-            target_std=sd if sd > 1e-12 else 1.0,
-        )
-
-    @property
-    def n_numeric_inputs(self) -> int:
-        return len(self.numeric) + len(self.indicators)
-
-    @property
-    def cardinalities(self) -> list[int]:
-        return [len(self.vocab[c]) + 1 for c in self.categorical]  # + the unseen index 0
-
-    def numeric_inputs(self, rows: pd.DataFrame) -> np.ndarray:
-        """(n, numeric + indicators) float32: standardized, clipped, NaN -> 0, indicators."""
-        n = len(rows)
-        out = np.empty((n, self.n_numeric_inputs), dtype=np.float32)
-        position = {c: j for j, c in enumerate(self.numeric)}
-        for j, col in enumerate(self.numeric):
-            column = out[:, j]
-            column[:] = rows[col].to_numpy(dtype=np.float32, na_value=np.nan)
-            column -= np.float32(self.mean[j])
-            column /= np.float32(self.std[j])
-        missing = ~np.isfinite(out[:, : len(self.numeric)])
-        for k, col in enumerate(self.indicators):
-            out[:, len(self.numeric) + k] = missing[:, position[col]]
-        block = out[:, : len(self.numeric)]
-        block[missing] = 0.0
-        if self.clip_z > 0:
-            np.clip(block, -self.clip_z, self.clip_z, out=block)
-        return out
-
-    def categorical_inputs(self, rows: pd.DataFrame) -> np.ndarray:
-        """(n, categorical) int64 indices into each embedding; 0 for a value not seen in
-        training (a new store, a new family), so an unseen category never fails."""
-        out = np.zeros((len(rows), len(self.categorical)), dtype=np.int64)
-        for j, col in enumerate(self.categorical):
-            if col not in rows:
-                raise KeyError(f"column {col!r} (an input of this model) is missing from the rows")
-            known = pd.Index(self.vocab[col])
-            column = rows[col]
-            if isinstance(column.dtype, pd.CategoricalDtype):
-                # map the few categories, then gather by code: no hashing of every row
-                lookup = known.get_indexer(column.cat.categories) + 1
-                codes = column.cat.codes.to_numpy()
-                out[:, j] = np.where(codes >= 0, lookup[np.maximum(codes, 0)], 0)
-            else:
-                out[:, j] = known.get_indexer(column.to_numpy()) + 1
-        return out
-
-    def target(self, rows: pd.DataFrame) -> np.ndarray:
-        y = rows["target"].to_numpy(dtype=np.float32)
-        return ((y - self.target_mean) / self.target_std).astype(np.float32)
-
-
-def _seen_values(column: pd.Series) -> list:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = np.unique(column.cat.codes.to_numpy())
-        values = column.cat.categories[codes[codes >= 0]]
-    else:
-        values = pd.unique(column.dropna().to_numpy())
-    return sorted(_plain(v) for v in values)
-
-
-def _plain(value):
-    """A value torch.load(weights_only=True) can read back: int, float or str."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-# ---------------------------------------------------------------------------------------------
-# the network
-
-
-@dataclass
-class NetConfig:
-    n_numeric: int
-    cardinalities: list[int]
-    emb_dims: list[int]
-    hidden: list[int]
-    dropout: float
-    wide: bool = True
-
-
-class TabularMLP(nn.Module):
-    def __init__(self, cfg: NetConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.embeddings = nn.ModuleList(
-            nn.Embedding(n, d, padding_idx=0)
-            for n, d in zip(cfg.cardinalities, cfg.emb_dims, strict=True)
-        )
-        width = cfg.n_numeric + sum(cfg.emb_dims)
-        layers: list[nn.Module] = []
-        for size in cfg.hidden:
-            layers += [nn.Linear(width, size), nn.LayerNorm(size), nn.SiLU()]
-            if cfg.dropout > 0:
-                layers.append(nn.Dropout(cfg.dropout))
-            width = size
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 1)
-        self.wide = nn.Linear(cfg.n_numeric, 1, bias=False) if cfg.wide else None
-
-    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        parts = [x_num] + [emb(x_cat[:, j]) for j, emb in enumerate(self.embeddings)]
-        out = self.head(self.body(torch.cat(parts, dim=1)))
-        if self.wide is not None:
-            out = out + self.wide(x_num)
-        return out.squeeze(-1)
 
 
 @dataclass
@@ -228,8 +53,27 @@ class TorchModel:
     info: dict = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------
-# the adapter
+@dataclass
+class _Run:
+    """One training run's state: the network, its inputs as tensors, optimizer and schedule."""
+
+    device: str
+    prep: Preprocessing
+    net: TabularMLP
+    x_num: torch.Tensor
+    x_cat: torch.Tensor
+    y: torch.Tensor
+    valid: tuple | None  # (numeric, categorical, target) arrays of the validation rows
+    n_batches: int
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    generator: torch.Generator
+    scale: float  # standardized-target MSE -> MSE of log1p(sales)
+    batch: int = 0  # batches trained so far
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
 
 
 class TorchMLPAdapter(ModelAdapter):
@@ -289,13 +133,13 @@ class TorchMLPAdapter(ModelAdapter):
     # -- seam
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
-        with _TorchSettings(self._threads(f"fit_{fold}"), self.seed, self._device()):
+        with TorchSettings(self._threads(f"fit_{fold}"), self.seed, self._device()):
             return self._train(train, valid, features, fold, hooks, callbacks, self.max_epochs)
 
     def refit(self, train, features, steps):
         if not 1 <= steps <= self.max_epochs:
             raise ValueError(f"refit for {steps} epochs: must lie in 1..{self.max_epochs}")
-        with _TorchSettings(self._threads("refit"), self.seed, self._device()):
+        with TorchSettings(self._threads("refit"), self.seed, self._device()):
             return self._train(train, None, features, 0, (), (), int(steps)).model
 
     def predict(self, model: TorchModel, rows, features) -> np.ndarray:
@@ -303,10 +147,10 @@ class TorchMLPAdapter(ModelAdapter):
             raise ValueError("predict: the features differ from those the model was trained on")
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float64)
-        x_num, x_cat = _inputs(model.prep, rows)
+        x_num, x_cat = inputs(model.prep, rows)
         threads = self._governor.threads if self._governor else self.num_threads
-        with _TorchSettings(threads, None, model.device):
-            out = _predict(model.net, x_num, x_cat, model.device)
+        with TorchSettings(threads, None, model.device):
+            out = predict_standardized(model.net, x_num, x_cat, model.device)
         return out.astype(np.float64) * model.prep.target_std + model.prep.target_mean
 
     def steps(self, model: TorchModel) -> int:
@@ -353,11 +197,7 @@ class TorchMLPAdapter(ModelAdapter):
         return self._governor.threads
 
     def _device(self) -> str:
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("device='cuda' but torch sees no CUDA GPU; use device='auto'")
-        return self.device
+        return resolve_device(self.device)
 
     def _train(
         self,
@@ -369,8 +209,43 @@ class TorchMLPAdapter(ModelAdapter):
         callbacks: Sequence,
         epochs: int,
     ) -> FitResult:
+        run = self._setup(train, valid, list(features), callbacks)
+        curves: dict[str, list[float]] = {"train_rmse": [], "val_rmse": [], "lr": []}
+        best = (math.inf, 0, None)  # val_rmse, epoch, weights
+        stopped: dict | None = None
+        for epoch in range(1, epochs + 1):
+            try:
+                values = self._epoch(run, fold, epoch, hooks)
+            except StopTraining as stop:  # a batch hook stops: the epoch is not finished
+                stopped = stop.info
+                break
+            if run.valid is None:
+                curves["train_rmse"].append(values["train_rmse"])
+                curves["lr"].append(values["train/lr"])
+                self._say(fold, epoch, values, None)
+                continue
+            best, stopped, done = self._validate(run, fold, epoch, values, hooks, curves, best)
+            if done:
+                break
+
+        epochs_held = len(curves["train_rmse"])
+        if run.valid is not None:
+            _, epochs_held, weights = best
+            run.net.load_state_dict(weights)
+        run.net.eval()
+        model = TorchModel(
+            net=run.net,
+            prep=run.prep,
+            features=list(features),
+            epochs=epochs_held,
+            device=run.device,
+            info={"max_epochs": self.max_epochs, "n_train_rows": run.n, "batches": run.batch},
+        )
+        return FitResult(model=model, best_step=epochs_held, curves=curves, stopped=stopped)
+
+    def _setup(self, train, valid, features: list[str], callbacks: Sequence) -> _Run:
+        """Preprocessing learned from `train`, the network, tensors, optimizer and schedule."""
         device = self._device()
-        features = list(features)
         if len(train) == 0:
             raise ValueError("no training rows")
         extra = ["dow"] if "dow" in features else []
@@ -388,104 +263,96 @@ class TorchMLPAdapter(ModelAdapter):
         )
         net = TabularMLP(net_cfg).to(device)
 
-        x_num, x_cat = (torch.from_numpy(a).to(device) for a in _inputs(prep, train))
+        x_num, x_cat = (torch.from_numpy(a).to(device) for a in inputs(prep, train))
         y = torch.from_numpy(prep.target(train)).to(device)
         if valid is not None:
-            v_num, v_cat = _inputs(prep, valid)
-            v_target = valid["target"].to_numpy(dtype=np.float64)
-        n = len(y)
-        n_batches = max(1, math.ceil(n / self.batch_size))
+            valid = (*inputs(prep, valid), valid["target"].to_numpy(dtype=np.float64))
+        n_batches = max(1, math.ceil(len(y) / self.batch_size))
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        scheduler = self._scheduler(optimizer, n_batches)
-        generator = torch.Generator().manual_seed(self.seed)
-        scale = prep.target_std**2  # standardized-target MSE -> MSE of log1p(sales)
+        run = _Run(
+            device=device,
+            prep=prep,
+            net=net,
+            x_num=x_num,
+            x_cat=x_cat,
+            y=y,
+            valid=valid,
+            n_batches=n_batches,
+            optimizer=optimizer,
+            scheduler=self._scheduler(optimizer, n_batches),
+            generator=torch.Generator().manual_seed(self.seed),
+            scale=prep.target_std**2,
+        )
         if self.wandb_watch:
             for cb in callbacks:
                 cb(net, max(1, self.log_every))
+        return run
 
-        curves: dict[str, list[float]] = {"train_rmse": [], "val_rmse": [], "lr": []}
-        best = (math.inf, 0, None)  # val_rmse, epoch, weights
-        stopped: dict | None = None
-        batch = 0
-        for epoch in range(1, epochs + 1):
-            net.train()
-            t0 = time.perf_counter()
-            total = torch.zeros((), dtype=torch.float64, device=device)
-            order = torch.randperm(n, generator=generator).to(device)
-            try:
-                for idx in torch.tensor_split(order, n_batches):
-                    pred = net(x_num[idx], x_cat[idx])
-                    loss = torch.mean(torch.square(pred - y[idx]))
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    grad_norm = nn.utils.clip_grad_norm_(
-                        net.parameters(), self.grad_clip if self.grad_clip > 0 else math.inf
-                    )
-                    lr_now = optimizer.param_groups[0]["lr"]
-                    optimizer.step()
-                    scheduler.step()
-                    total += loss.detach().double() * len(idx)
-                    batch += 1
-                    if device == "cpu" and self._governor and (k := self._governor.check()):
-                        torch.set_num_threads(k)  # a neighbour took (or freed) cores
-                    if self.log_every > 0 and batch % self.log_every == 0 and hooks:
-                        values = {
-                            "train/loss": float(loss.detach()) * scale,
-                            "train/lr": lr_now,
-                            "train/grad_norm": float(grad_norm),
-                        }
-                        call_hooks(hooks, StepEvent(fold, batch, values, scope="batch"))
-            except StopTraining as stop:  # a batch hook stops: the epoch is not finished
-                stopped = stop.info
-                break
-            seconds = time.perf_counter() - t0
-            train_mse = float(total) / n * scale
-            values = {
-                "train_rmse": math.sqrt(train_mse),
-                "epoch": epoch,
-                "train/epoch_loss": train_mse,
-                # the last batch's: at its train/batch the epoch's point lies on the batch curve
-                "train/lr": lr_now,
-                "system/samples_per_s": n / max(seconds, 1e-9),
-                "system/epoch_s": seconds,
-            }
-            if valid is None:
-                curves["train_rmse"].append(values["train_rmse"])
-                curves["lr"].append(lr_now)
-                self._say(fold, epoch, values, None)
-                continue
-            pred = _predict(net, v_num, v_cat, device) * prep.target_std + prep.target_mean
-            values["val_rmse"] = float(np.sqrt(np.mean(np.square(pred - v_target))))
-            try:
-                call_hooks(hooks, StepEvent(fold, epoch, values))
-            except StopTraining as stop:
-                # as LightGBM's adapter and the sweep hook: keep the best epoch before this
-                # one (this one only when it is the first)
-                stopped = stop.info
-                if best[1] == 0:
-                    best = self._record(curves, values, net, best)
-                break
-            best = self._record(curves, values, net, best)
-            self._say(fold, epoch, values, best[1])
-            if epoch - best[1] >= self.patience > 0:
-                if self.verbose:
-                    print(f"fold {fold}: early stop at epoch {epoch}, best epoch {best[1]}")
-                break
+    def _epoch(self, run: _Run, fold: int, epoch: int, hooks: Sequence[StepHook]) -> dict:
+        """Train one epoch over a seeded permutation; its values (no val_rmse yet). A batch
+        hook's StopTraining goes through."""
+        net, optimizer = run.net, run.optimizer
+        net.train()
+        t0 = time.perf_counter()
+        total = torch.zeros((), dtype=torch.float64, device=run.device)
+        order = torch.randperm(run.n, generator=run.generator).to(run.device)
+        for idx in torch.tensor_split(order, run.n_batches):
+            pred = net(run.x_num[idx], run.x_cat[idx])
+            loss = torch.mean(torch.square(pred - run.y[idx]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = nn.utils.clip_grad_norm_(
+                net.parameters(), self.grad_clip if self.grad_clip > 0 else math.inf
+            )
+            lr_now = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            run.scheduler.step()
+            total += loss.detach().double() * len(idx)
+            run.batch += 1
+            if run.device == "cpu" and self._governor and (k := self._governor.check()):
+                torch.set_num_threads(k)  # a neighbour took (or freed) cores
+            if self.log_every > 0 and run.batch % self.log_every == 0 and hooks:
+                values = {
+                    "train/loss": float(loss.detach()) * run.scale,
+                    "train/lr": lr_now,
+                    "train/grad_norm": float(grad_norm),
+                }
+                call_hooks(hooks, StepEvent(fold, run.batch, values, scope="batch"))
+        seconds = time.perf_counter() - t0
+        train_mse = float(total) / run.n * run.scale
+        return {
+            "train_rmse": math.sqrt(train_mse),
+            "epoch": epoch,
+            "train/epoch_loss": train_mse,
+            # the last batch's: at its train/batch the epoch's point lies on the batch curve
+            "train/lr": lr_now,
+            "system/samples_per_s": run.n / max(seconds, 1e-9),
+            "system/epoch_s": seconds,
+        }
 
-        epochs_held = len(curves["train_rmse"])
-        if valid is not None:
-            _, epochs_held, weights = best
-            net.load_state_dict(weights)
-        net.eval()
-        model = TorchModel(
-            net=net,
-            prep=prep,
-            features=features,
-            epochs=epochs_held,
-            device=device,
-            info={"max_epochs": self.max_epochs, "n_train_rows": n, "batches": batch},
-        )
-        return FitResult(model=model, best_step=epochs_held, curves=curves, stopped=stopped)
+    def _validate(self, run: _Run, fold, epoch, values, hooks, curves, best):
+        """Score the epoch on the validation rows, tell the hooks, keep the best epoch; returns
+        (best, the stop's info or None, whether training ends here)."""
+        v_num, v_cat, v_target = run.valid
+        prep = run.prep
+        pred = predict_standardized(run.net, v_num, v_cat, run.device)
+        pred = pred * prep.target_std + prep.target_mean
+        values["val_rmse"] = float(np.sqrt(np.mean(np.square(pred - v_target))))
+        try:
+            call_hooks(hooks, StepEvent(fold, epoch, values))
+        except StopTraining as stop:
+            # as LightGBM's adapter and the sweep hook: keep the best epoch before this
+            # one (this one only when it is the first)
+            if best[1] == 0:
+                best = self._record(curves, values, run.net, best)
+            return best, stop.info, True
+        best = self._record(curves, values, run.net, best)
+        self._say(fold, epoch, values, best[1])
+        if epoch - best[1] >= self.patience > 0:
+            if self.verbose:
+                print(f"fold {fold}: early stop at epoch {epoch}, best epoch {best[1]}")
+            return best, None, True
+        return best, None, False
 
     @staticmethod
     def _record(curves, values, net, best: tuple) -> tuple[float, int, dict | None]:
@@ -532,61 +399,3 @@ class TorchMLPAdapter(ModelAdapter):
             return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _inputs(prep: Preprocessing, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return prep.numeric_inputs(rows), prep.categorical_inputs(rows)
-
-
-def _predict(net: nn.Module, x_num, x_cat, device: str) -> np.ndarray:
-    """Standardized predictions, in eval mode, in batches; the net's mode is restored."""
-    was_training = net.training
-    net.eval()
-    out = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(x_num), PREDICT_BATCH):
-                num = torch.as_tensor(x_num[start : start + PREDICT_BATCH], device=device)
-                cat = torch.as_tensor(x_cat[start : start + PREDICT_BATCH], device=device)
-                out.append(net(num, cat).float().cpu().numpy())
-    finally:
-        net.train(was_training)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-
-
-class _TorchSettings:
-    """Threads, seed and deterministic algorithms for one fit, put back afterwards: the global
-    RNG is forked (a fit does not move the caller's random state) and seeded."""
-
-    def __init__(self, num_threads: int, seed: int | None, device: str):
-        self.num_threads = num_threads
-        self.seed = seed
-        self.device = device
-
-    def __enter__(self):
-        self._threads = torch.get_num_threads()
-        if self.num_threads > 0:
-            torch.set_num_threads(self.num_threads)
-        self._deterministic = torch.are_deterministic_algorithms_enabled()
-        self._warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-        self._fork = None
-        if self.seed is not None:
-            cuda = self.device == "cuda"
-            if cuda:  # cuBLAS is deterministic with a fixed workspace (read at its first use)
-                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            # warn_only: CUDA kernels without a deterministic version warn instead of failing
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            self._fork = torch.random.fork_rng(
-                devices=[torch.cuda.current_device()] if cuda else []
-            )
-            self._fork.__enter__()
-            torch.manual_seed(self.seed)
-        return self
-
-    def __exit__(self, *exc):
-        if self._fork is not None:
-            self._fork.__exit__(*exc)
-        if self.seed is not None:
-            torch.use_deterministic_algorithms(self._deterministic, warn_only=self._warn_only)
-        torch.set_num_threads(self._threads)
-        return False

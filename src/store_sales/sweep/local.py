@@ -67,6 +67,8 @@ def local_sweep(
     `fixed` holds template parameters shared by all trials (e.g. data_dir). Re-running with the
     same name (or sweep_dir) continues that sweep. `check_every`: steps between two hyperband
     checks (default: the template's).
+    It stays long on purpose: one scheduling loop whose state (pending trials, failures in a
+    row, the stop reason) every step of suggest, launch, collect and stop reads and changes.
     """
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise SweepError("count is required: the number of trials to run (e.g. --count 20)")

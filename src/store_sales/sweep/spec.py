@@ -189,7 +189,11 @@ def check_config(
     allow_large_grid: bool = False,
 ) -> dict:
     """Refuse a sweep that would fail or mislead, before any training; returns the template's
-    declared parameters with their defaults. All problems are reported in one error."""
+    declared parameters with their defaults. All problems are reported in one error.
+
+    It stays long on purpose: a flat list of independent checks of a few lines each, all adding
+    to one `problems` list so a user sees every problem in one go.
+    """
     sweeps = import_sweeps()
     fixed = dict(fixed or {})
     nb = runner.resolve_notebook(template)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..config import TemplateConfig, at_least_one, unit_interval
+from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 DEVICES = ("cpu", "gpu", "cuda", "auto")  # LightGBM's device_type, and auto
 
 
 @dataclass
-class Exp001Config(TemplateConfig):
+class Exp001Config(BoostingFields, TemplateConfig):
     """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
 
     TEMPLATE: ClassVar[str] = "exp001"
@@ -27,9 +27,6 @@ class Exp001Config(TemplateConfig):
     bagging_freq: int = 1
     lambda_l2: float = 1.0
     num_boost_round: int = 3000
-    early_stopping_rounds: int = 100
-    log_period: int = 100
-    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
     device: str = "cpu"  # cpu | gpu (OpenCL, in LightGBM's wheels) | cuda (a CUDA build) | auto
 
     def problems(self) -> list[str]:

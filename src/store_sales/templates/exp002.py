@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..config import TemplateConfig, at_least_one, unit_interval
+from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 GROW_POLICIES = ("depthwise", "lossguide")
 DEVICES = ("cpu", "cuda", "auto")  # XGBoost's device, and auto
 
 
 @dataclass
-class Exp002Config(TemplateConfig):
+class Exp002Config(BoostingFields, TemplateConfig):
     """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
 
     TEMPLATE: ClassVar[str] = "exp002"
@@ -42,15 +42,12 @@ class Exp002Config(TemplateConfig):
     max_bin: int = 256
     max_cat_to_onehot: int = 4  # categories up to this many: one-hot splits; more: partitions
     num_boost_round: int = 3000
-    early_stopping_rounds: int = 100
-    log_period: int = 100  # 0: no per-round printout
-    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
     device: str = "cpu"  # cpu | cuda | auto (cuda when there is a GPU)
 
     def problems(self) -> list[str]:
         out = [
             *super().problems(),
-            *at_least_one(self, "num_boost_round", "early_stopping_rounds", "max_cat_to_onehot"),
+            *at_least_one(self, "num_boost_round", "max_cat_to_onehot"),
             *unit_interval(self, "learning_rate", "subsample", "colsample_bytree"),
         ]
         if self.grow_policy not in GROW_POLICIES:
@@ -68,7 +65,7 @@ class Exp002Config(TemplateConfig):
             out.append(f"device={self.device!r} is not one of {DEVICES}")
         if self.max_bin < 2:
             out.append(f"max_bin={self.max_bin!r} must be >= 2")
-        for name in ("min_child_weight", "reg_lambda", "reg_alpha", "log_period", "num_threads"):
+        for name in ("min_child_weight", "reg_lambda", "reg_alpha"):
             if getattr(self, name) < 0:
                 out.append(f"{name}={getattr(self, name)!r} must be >= 0")
         return out

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..config import TemplateConfig, at_least_one, unit_interval
+from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 
 @dataclass
-class Exp004Config(TemplateConfig):
+class Exp004Config(BoostingFields, TemplateConfig):
     """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
 
     TEMPLATE: ClassVar[str] = "exp004"
@@ -27,9 +27,6 @@ class Exp004Config(TemplateConfig):
     l2_leaf_reg: float = 3.0
     border_count: int = 254  # bins per numeric feature
     iterations: int = 3000
-    early_stopping_rounds: int = 100
-    log_period: int = 100
-    num_threads: int = 0  # 0: the cores free when training starts (threads.py)
 
     def problems(self) -> list[str]:
         return [

@@ -50,7 +50,10 @@ def tune(
     """Run `trials` trials of `template` here, `workers` at a time, on Optuna study `study`
     (created, or resumed when it exists). `config`: a W&B sweep YAML (its parameters and
     metric; its method picks the default sampler). `storage`: an Optuna RDB URL (default
-    sqlite in the study folder). `fixed`: template parameters of every trial."""
+    sqlite in the study folder). `fixed`: template parameters of every trial.
+
+    Long on purpose: a third of it is the keyword arguments and their checks; the rest is the
+    one ordered sequence (open or resume, check, start the workers, summarize)."""
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise TuneError("trials is required: the number of trials to run here (e.g. --trials 20)")
     if workers < 1:

@@ -147,7 +147,8 @@ def check(
     grid: bool = False,
 ) -> Space:
     """Refuse a search space that would fail or mislead, before any training (every problem in
-    one error), else the space as Optuna distributions."""
+    one error), else the space as Optuna distributions. Long as a checklist is: one rule after
+    another, each adding its problem, so all of them are said at once."""
     fixed = dict(fixed or {})
     nb = runner.resolve_notebook(template)
     declared = runner.notebook_parameters(nb)
