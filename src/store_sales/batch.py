@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import leaderboard, runner
+from . import leaderboard, progress, runner
 from .cliutil import load_parameters_file, typed_value
 from .errors import ConfigError, RunFailed, UserError
 
@@ -65,12 +65,13 @@ def run_batch(template: str, items: list[Item], stream: bool = False) -> list[It
         except ConfigError as err:
             item.status, item.reason = "invalid", str(err)
     n = len(items)
+    bar = progress.runs(sum(i.status != "invalid" for i in items))  # ETA over the runs
     for i, item in enumerate(items, start=1):
         head = f"[{i}/{n}] {item.label}"
         if item.status == "invalid":
-            print(f"{head}: not started: {item.reason}", flush=True)
+            bar.write(f"{head}: not started: {item.reason}")
             continue
-        print(f"{head} ...", flush=True)
+        bar.write(f"{head} ...")
         t0 = time.perf_counter()
         try:
             item.run_dir = runner.run(notebook, item.params, log_output=stream)
@@ -85,9 +86,11 @@ def run_batch(template: str, items: list[Item], stream: bool = False) -> list[It
             for rest in items[i:]:
                 rest.status, rest.reason = "failed", "not run (batch interrupted)"
         item.seconds = time.perf_counter() - t0
-        print(_result(head, item), flush=True)
+        bar.write(_result(head, item))
+        bar.update()
         if item.reason == "interrupted":
             break
+    bar.close()
     return items
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as m
-from . import plots, predictions, results
+from . import plots, predictions, progress, results
+from . import summary as summaries
 from .codeinfo import executed_cells
 from .data import SCHEMAS, CompetitionData, load_data
 from .envinfo import environment, fingerprint
@@ -107,19 +108,22 @@ def validate(run: Run, panel: Panel) -> Validation:
         print(
             f"fold {fold.k}: validates {dates[0]}..{dates[1]} ({len(fold.train_origins)} origins)"
         )
-    hooks = [run.tracker.on_step]
+    hooks = [run.tracker.on_step, shown := progress.steps(run)]  # bars: progress.py
     if cfg.sweep_dir:
         hooks.insert(0, trial_hook(cfg.sweep_dir, run.dir))
-    validation = cross_validate(
-        panel,
-        plan,
-        run.adapter,
-        cfg.zero_window,
-        features=run.features,
-        hooks=lambda k: hooks,
-        callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
-        timer=run.phase,
-    )
+    try:
+        validation = cross_validate(
+            panel,
+            plan,
+            run.adapter,
+            cfg.zero_window,
+            features=run.features,
+            hooks=lambda k: hooks,
+            callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
+            timer=run.phase,
+        )
+    finally:  # a terminal bar gives sys.stdout back even when a fold fails
+        shown.close()
     stopped = validation.fit.stopped
     if stopped:
         run.tracker.summary(
@@ -264,6 +268,12 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     _show(figures)
     return run.metrics
+
+
+def summary(run: Run) -> summaries.Summary:
+    """The run at a glance, for a notebook's last cell: scores per fold and per horizon day,
+    and its files (an HTML table in Jupyter; `.folds`, `.horizon`, `.files` are DataFrames)."""
+    return summaries.Summary.of(run.dir, run.metrics)
 
 
 def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame):

@@ -10,7 +10,7 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import extras
+from . import devices, extras, progress
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
@@ -65,6 +65,7 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     if template is not None:
         try:
             cfg = template.config.from_params({**declared, **params})
+            devices.check(cfg)  # a GPU device asked for on a machine without one
             if hasattr(cfg, "features"):
                 check_features(notebook, cfg.features)
         except ConfigError as err:
@@ -117,7 +118,8 @@ def run(
     executed = out_dir / path.name
     try:
         # the kernel has its own session: a SIGTERM/SIGHUP sent to us would never reach it
-        with forward_signals(out_dir):
+        # plain progress lines in the kernel: its output is a stream and a saved notebook
+        with forward_signals(out_dir), progress.headless():
             papermill.execute_notebook(
                 str(path),
                 str(executed),

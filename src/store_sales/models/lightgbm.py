@@ -10,6 +10,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from .. import devices
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
@@ -59,6 +60,7 @@ class LightGBMAdapter(ModelAdapter):
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
+        self._device: str | None = None  # device_type resolved (auto -> gpu or cpu), once
 
     def _params(self, stage: str) -> dict:
         """Parameters with this stage's thread count: fixed for the whole fit, because
@@ -69,6 +71,9 @@ class LightGBMAdapter(ModelAdapter):
         # LightGBM's alias carries the count: W&B's callback copies these params into the run
         # config, where `num_threads` is the parameter as asked (0 = auto) and may not change
         params[THREADS_ALIAS] = threads
+        if self._device is None:  # auto: the GPU (OpenCL, in LightGBM's wheels) or the CPU
+            self._device = devices.resolve(params.get("device_type", "cpu"), "gpu", "LightGBM")
+        params["device_type"] = self._device
         return params
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from .. import devices
+from ..errors import ConfigError
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 
 
@@ -125,6 +127,24 @@ class XGBoostAdapter(ModelAdapter):
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
+        self._device: str | None = None  # resolved (auto -> cuda or cpu) at the first fit
+
+    def _params(self, threads: int) -> dict:
+        """The training parameters: this stage's threads, the device resolved once."""
+        if self._device is None:
+            asked = str(self.params.get("device", "cpu")).lower()
+            cuda_build = bool(xgb.build_info().get("USE_CUDA"))  # the xgboost-cpu wheel: no
+            if asked == devices.AUTO and not cuda_build:
+                print("device=auto: this XGBoost is a CPU-only build, it trains on the CPU")
+                self._device = devices.CPU
+            elif asked in devices.GPU_DEVICES and not cuda_build:
+                raise ConfigError(
+                    f"device={asked!r} but this XGBoost is a CPU-only build: "
+                    "pip install xgboost (its CUDA wheel), or use device='cpu'"
+                )
+            else:
+                self._device = devices.resolve(asked, "cuda", "XGBoost")
+        return {**self.params, "nthread": threads, "device": self._device}
 
     def _threads(self, stage: str) -> int:
         """This stage's thread count (the free cores when nthread is 0), kept for predict. Fixed
@@ -155,7 +175,7 @@ class XGBoostAdapter(ModelAdapter):
             [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
         )
         booster = self.train(
-            {**self.params, "nthread": threads},
+            self._params(threads),
             dtrain,
             dvalid,
             evals,
@@ -184,7 +204,7 @@ class XGBoostAdapter(ModelAdapter):
     def refit(self, train, features, steps):
         threads = self._threads("refit")
         model = xgb.train(
-            {**self.params, "nthread": threads},
+            self._params(threads),
             self._matrix(train, features),
             num_boost_round=steps,
         )

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..jsonio import read_json
 from ..paths import outputs_root
 from . import trials
@@ -111,6 +112,7 @@ def local_sweep(
         else ProcessPoolExecutor(workers, mp_context=_spawn_context())
     )
     pending: dict[Future, Path] = {}
+    bar = progress.runs(count, "trials")  # ETA over the trials
     launched = failures = 0
     stop_reason = ""
     try:
@@ -126,7 +128,7 @@ def local_sweep(
                 trial_dir = trials.new_trial(folder, suggested, {**base, **suggested})
                 launched += 1
                 shown = ", ".join(f"{k}={_fmt(v)}" for k, v in suggested.items())
-                print(f"[{launched}/{count}] {trial_dir.name}: {shown}", flush=True)
+                bar.write(f"[{launched}/{count}] {trial_dir.name}: {shown}")
                 params = read_json(trial_dir / trials.TRIAL_FILE)["params"]
                 pending[executor.submit(trials.run_trial, template, params)] = trial_dir
             if not pending:
@@ -141,7 +143,8 @@ def local_sweep(
                         trials.end_trial(other, error=f"worker process died: {err}")
                     raise SweepError(f"a worker process died ({err}); see {trial_dir}") from err
                 state = trials.end_trial(trial_dir, outcome["error"])
-                print(_trial_line(trial_dir, state, metric, outcome["error"]), flush=True)
+                bar.write(_trial_line(trial_dir, state, metric, outcome["error"]))
+                bar.update()
                 summarize(folder, quiet=True, plot=False)  # current even if the session dies
                 failures = failures + 1 if state == "failed" else 0
                 if failures >= MAX_CONSECUTIVE_FAILURES:
@@ -158,8 +161,10 @@ def local_sweep(
         for trial_dir in pending.values():
             trials.end_trial(trial_dir, error="interrupted")
         executor.shutdown(wait=False, cancel_futures=True)
+        bar.close()
         raise
     executor.shutdown()
+    bar.close()
     if stop_reason:
         print(f"sweep stopped early: {stop_reason}")
     summary = summarize(folder)

@@ -44,7 +44,9 @@ class Template:
 
     @property
     def gpu(self) -> bool:  # its Kaggle bundle asks for a GPU session
-        return getattr(self.config, "GPU", False)
+        from ..devices import wants_gpu  # GPU = True, or a default device other than cpu
+
+        return wants_gpu(self.config)
 
     @property
     def description(self) -> str:

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
+DEVICES = ("cpu", "gpu", "cuda", "auto")  # LightGBM's device_type, and auto
+
 
 @dataclass
 class Exp001Config(BoostingFields, TemplateConfig):
@@ -25,12 +27,18 @@ class Exp001Config(BoostingFields, TemplateConfig):
     bagging_freq: int = 1
     lambda_l2: float = 1.0
     num_boost_round: int = 3000
+    device: str = "cpu"  # cpu | gpu (OpenCL, in LightGBM's wheels) | cuda (a CUDA build) | auto
 
     def problems(self) -> list[str]:
         return [
             *super().problems(),
             *at_least_one(self, "num_leaves", "num_boost_round"),
             *unit_interval(self, "learning_rate", "feature_fraction", "bagging_fraction"),
+            *(
+                [f"device={self.device!r} is not one of {DEVICES}"]
+                if self.device not in DEVICES
+                else []
+            ),
         ]
 
     def lgb_params(self) -> dict[str, Any]:
@@ -45,6 +53,7 @@ class Exp001Config(BoostingFields, TemplateConfig):
             "bagging_freq": self.bagging_freq,
             "lambda_l2": self.lambda_l2,
             "num_threads": self.num_threads,
+            "device_type": self.device,  # auto: resolved by the adapter (devices.py)
             "seed": self.seed,
             "verbose": -1,
         }

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 GROW_POLICIES = ("depthwise", "lossguide")
+DEVICES = ("cpu", "cuda", "auto")  # XGBoost's device, and auto
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Exp002Config(BoostingFields, TemplateConfig):
     max_bin: int = 256
     max_cat_to_onehot: int = 4  # categories up to this many: one-hot splits; more: partitions
     num_boost_round: int = 3000
+    device: str = "cpu"  # cpu | cuda | auto (cuda when there is a GPU)
 
     def problems(self) -> list[str]:
         out = [
@@ -59,6 +61,8 @@ class Exp002Config(BoostingFields, TemplateConfig):
             out.append("max_depth=0 (no limit) needs grow_policy='lossguide' and max_leaves >= 2")
         if self.max_leaves == 1:
             out.append("max_leaves=1 is a tree without a split: use 0 (no limit) or >= 2")
+        if self.device not in DEVICES:
+            out.append(f"device={self.device!r} is not one of {DEVICES}")
         if self.max_bin < 2:
             out.append(f"max_bin={self.max_bin!r} must be >= 2")
         for name in ("min_child_weight", "reg_lambda", "reg_alpha"):
@@ -81,6 +85,7 @@ class Exp002Config(BoostingFields, TemplateConfig):
             "max_bin": self.max_bin,
             "max_cat_to_onehot": self.max_cat_to_onehot,
             "nthread": self.num_threads,
+            "device": self.device,  # auto: resolved by the adapter (devices.py)
             "seed": self.seed,
             "verbosity": 1,  # warnings only
         }

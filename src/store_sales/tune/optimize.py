@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .. import runner
+from .. import progress, runner
 from ..paths import REPO_ROOT, outputs_root
 from ..sweep import spec
 from ..sweep.local import MAX_CONSECUTIVE_FAILURES, _default_threads, _fmt
@@ -117,8 +117,10 @@ def tune(
         "metric": space.metric, "report_every": report_every, "total": trials,
         "started": time.time(),
     }  # fmt: skip
+    # a bar over the trials in a terminal; elsewhere each trial's line carries the ETA
+    bar = progress.runs(trials, "trials") if progress.mode() in ("bar", "widget") else None
     if workers == 1:
-        _worker(job, 0, _Counter(), _Counter())
+        _worker(job, 0, _Counter(), _Counter(), bar)
     else:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter, as local sweeps
         claimed, done = ctx.Value("i", 0), ctx.Value("i", 0)
@@ -130,16 +132,23 @@ def tune(
             p.start()
         try:
             for p in procs:
-                p.join()
+                p.join(None if bar is None else 1.0)
+                while p.is_alive():  # only with a bar: the workers count trials in `done`
+                    bar.update(done.value - bar.n)
+                    p.join(1.0)
         except KeyboardInterrupt:
             for p in procs:
                 p.join(30)
             raise
+        if bar is not None:
+            bar.update(done.value - bar.n)
         dead = [p.exitcode for p in procs if p.exitcode]
         if dead:
             raise TuneError(
                 f"a worker process ended with exit code {dead[0]}; see its output above"
             )
+    if bar is not None:
+        bar.close()
     return summarize(folder)
 
 
@@ -168,8 +177,10 @@ def _stop_all(claimed, total: int) -> None:
         claimed.value = max(claimed.value, total)
 
 
-def _worker(job: dict, index: int, claimed, done) -> None:
-    """Ask, run, tell until this invocation's trials are all claimed."""
+def _worker(job: dict, index: int, claimed, done, bar=None) -> None:
+    """Ask, run, tell until this invocation's trials are all claimed. `bar`: the progress bar
+    (one worker in this process), which the trial lines then keep intact."""
+    say = bar.write if bar is not None else lambda text: print(text, flush=True)
     optuna = import_optuna()
     TrialState = optuna.trial.TrialState
 
@@ -201,7 +212,7 @@ def _worker(job: dict, index: int, claimed, done) -> None:
         }  # fmt: skip
         st.write_trial_state(path, state)
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in suggested.items())
-        print(f"trial {trial.number}: {shown}", flush=True)
+        say(f"trial {trial.number}: {shown}")
         try:
             outcome = run_trial(
                 job["template"], {**params, "output_dir": str(path), "sweep_dir": str(path)}
@@ -230,10 +241,9 @@ def _worker(job: dict, index: int, claimed, done) -> None:
         with done.get_lock():
             done.value += 1
             finished = done.value
-        print(
-            _line(study, trial.number, end, metric, value, metrics, error, finished, job),
-            flush=True,
-        )
+        say(_line(study, trial.number, end, metric, value, metrics, error, finished, job))
+        if bar is not None:
+            bar.update()
         write_table(folder, study)  # current even if the session dies
         failures = failures + 1 if end == "failed" else 0
         if failures >= MAX_CONSECUTIVE_FAILURES:
