@@ -351,7 +351,6 @@ def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]
     in this process, exp001's config with `params`, on the small data, tracker none, with a
     LabelAdapter in place of LightGBM. A second or so; the one place that knows how a test
     gives the pipeline its model."""
-    from store_sales import pipeline
     from store_sales.templates.exp001 import Exp001Config
 
     def run(**params) -> PipelineRun:
@@ -361,13 +360,24 @@ def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]
         adapter = LabelAdapter()
         with pytest.MonkeyPatch.context() as mp:
             isolate_outputs(mp, tmp_path_factory.mktemp("pipeline-outputs"))
-            run = pipeline.start(cfg, adapter=adapter)
-            data, panel = pipeline.load(run)
-            cv = pipeline.validate(run, panel)
-            forecast = pipeline.forecast(run, data, panel, cv)
-            pipeline.report(run, panel, cv, forecast)
-            run.finish()
+            run, _ = run_notebook_calls(cfg, adapter)
         metrics = json.loads((run.dir / "metrics.json").read_text())
         return PipelineRun(run.dir, metrics, adapter)
 
     return run
+
+
+def run_notebook_calls(cfg, adapter=None):
+    """What a template notebook does after its model cell, in this process: start, load,
+    validate, forecast, report, finish; `adapter` defaults to the template's own model cell.
+    Returns the run and its finished metrics."""
+    from store_sales import pipeline, templates
+
+    if adapter is None:
+        adapter = templates.adapter(type(cfg).TEMPLATE, cfg)
+    run = pipeline.start(cfg, adapter=adapter)
+    data, panel = pipeline.load(run)
+    cv = pipeline.validate(run, panel)
+    forecast = pipeline.forecast(run, data, panel, cv)
+    pipeline.report(run, panel, cv, forecast)
+    return run, run.finish()

@@ -18,8 +18,9 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import run_notebook_calls
 
-from store_sales import pipeline, plots, templates
+from store_sales import plots
 from store_sales.templates.exp001 import Exp001Config
 from store_sales.wb import login
 from store_sales.wb import tracker as wb_tracker
@@ -156,12 +157,7 @@ def fakes(monkeypatch):
 def _run(data_dir, out: Path, wandb_mode: str) -> dict:
     """What exp001's notebook does, in this process."""
     cfg = Exp001Config(data_dir=str(data_dir), output_dir=str(out), wandb_mode=wandb_mode, **TINY)
-    run = pipeline.start(cfg, adapter=templates.adapter("exp001", cfg))
-    data, panel = pipeline.load(run)
-    cv = pipeline.validate(run, panel)
-    forecast = pipeline.forecast(run, data, panel, cv)
-    pipeline.report(run, panel, cv, forecast)
-    return run.finish()
+    return run_notebook_calls(cfg)[1]
 
 
 def _files_holding(folder: Path, needle: str) -> list[str]:

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, isolate_wandb, leet_records
+from conftest import QUICK, isolate_wandb, leet_records, run_notebook_calls
 
-from store_sales import pipeline, runner, sweep, templates
+from store_sales import pipeline, runner, sweep
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.paths import REPO_ROOT
 from store_sales.sweep import local as sweep_local
@@ -743,12 +743,7 @@ def test_a_trial_skips_the_refit_and_test_forecast(tmp_path, small_data_dir):
         sweep_dir=str(folder),
         **QUICK["exp001"],
     )
-    run = pipeline.start(cfg, adapter=templates.adapter("exp001", cfg))
-    data, panel = pipeline.load(run)
-    validation = pipeline.validate(run, panel)
-    forecast = pipeline.forecast(run, data, panel, validation)
-    pipeline.report(run, panel, validation, forecast)
-    metrics = run.finish()
+    _, metrics = run_notebook_calls(cfg)
     assert metrics["refit"] == pipeline.SKIPPED == "skipped-sweep-trial"
     assert "forecast" not in metrics["timings"] and metrics["val_rmsle"] > 0
     assert not (trial / "submission.csv").exists() and (trial / "model.txt").is_file()

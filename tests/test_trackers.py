@@ -11,9 +11,9 @@ import sys
 import textwrap
 
 import pytest
-from conftest import QUICK
+from conftest import QUICK, run_notebook_calls
 
-from store_sales import blend, cli, config, pipeline, submit, templates, tracker_registry
+from store_sales import blend, cli, config, submit, tracker_registry
 from store_sales import leaderboard as lb
 from store_sales.errors import ConfigError, UserError
 from store_sales.templates.exp001 import Exp001Config
@@ -110,12 +110,7 @@ def fake_run(fake, small_data_dir, tmp_path, capsys):
         exp_name="exp001",
         **QUICK["exp001"],
     )
-    run = pipeline.start(cfg, adapter=templates.adapter("exp001", cfg))
-    data, panel = pipeline.load(run)
-    cv = pipeline.validate(run, panel)
-    forecast = pipeline.forecast(run, data, panel, cv)
-    pipeline.report(run, panel, cv, forecast)
-    metrics = run.finish()
+    run, metrics = run_notebook_calls(cfg)
     return run.dir, metrics, capsys.readouterr().out, sys.modules["fake_tracker"]
 
 
