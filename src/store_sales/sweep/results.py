@@ -70,7 +70,6 @@ def best_params(sweep_dir: str | Path, trial: str) -> dict:
 
 def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> Summary:
     """Write results.csv, best.yaml and sweep.png; print the table and the rerun command."""
-    import pandas as pd
 
     folder = Path(sweep_dir)
     state = read_state(folder)
@@ -96,17 +95,25 @@ def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> 
         files["plot"] = folder / "sweep.png"
         figure.savefig(files["plot"], dpi=100)
     if not quiet:
-        with pd.option_context("display.width", 160, "display.max_columns", 30):
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
-        print(f"table   {files['results']}")
-        if best is not None:
-            print(f"best    {best['trial']}: {metric} {best[metric]:.5f} -> {files['best']}")
-            print(f"rerun   store-sales run {state['template']} -f {files['best']}")
-        else:
-            print("no finished trial yet: no best.yaml")
+        print_outcome(table, files, best, metric, state["template"], str(best and best["trial"]))
         if figure is not None:
             print(f"plot    {files['plot']}")
     return Summary(dir=folder, table=table, best=best, files=files)
+
+
+def print_outcome(table, files: dict, best: dict | None, metric: str, template: str, name: str):
+    """A finished sweep's or study's table (a DataFrame), where it is, and its best trial
+    (`name`) with the command that reruns it; shared by `sweep` and `tune`."""
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    print(f"table   {files['results']}")
+    if best is None:
+        print("no finished trial yet: no best.yaml")
+        return
+    print(f"best    {name}: {metric} {best[metric]:.5f} -> {files['best']}")
+    print(f"rerun   store-sales run {template} -f {files['best']}")
 
 
 def plot_sweep(table, state: dict):

@@ -11,7 +11,7 @@ import yaml
 
 from .. import runner
 from ..jsonio import to_jsonable
-from ..sweep.results import Summary
+from ..sweep.results import Summary, print_outcome
 from ..sweep.spec import RESERVED
 from . import study as st
 from .quiet import import_optuna
@@ -108,7 +108,6 @@ def plots(study, folder: Path) -> tuple[dict[str, Path], list[str]]:
 
 def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Summary:
     """Write results.csv, best.yaml and the plots; print the table and the rerun command."""
-    import pandas as pd
 
     folder = Path(folder)
     state = st.read_folder(folder)
@@ -135,17 +134,10 @@ def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Sum
         drawn, notes = plots(study, folder)
         files.update(drawn)
     if not quiet:
-        shown = table.drop(columns="dir")
-        with pd.option_context("display.width", 160, "display.max_columns", 30):
-            print(shown.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+        name = f"trial {best['trial']}" if best is not None else ""
+        print_outcome(table.drop(columns="dir"), files, best, metric, template, name)
         counts = table["state"].value_counts().to_dict()
         print("trials  " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        print(f"table   {files['results']}")
-        if best is not None:
-            print(f"best    trial {best['trial']}: {metric} {best[metric]:.5f} -> {files['best']}")
-            print(f"rerun   store-sales run {template} -f {files['best']}")
-        else:
-            print("no complete trial yet: no best.yaml")
         for stem in PLOTS:
             if stem in files:
                 print(f"plot    {files[stem]}")
