@@ -124,3 +124,18 @@ def test_every_user_error_class_is_known_by_name():
         todo += cls.__subclasses__()
     assert {"DataError", "WandbLoginError", "SweepError"} <= found  # the walk reached them
     assert found <= USER_ERROR_NAMES | {"RunFailed"}  # RunFailed is the runner's own
+
+
+def test_call_with_args_passes_the_options_named_as_the_parameters():
+    import argparse
+
+    from store_sales.cliutil import call_with_args
+
+    def job(config, count, *, workers=1, fixed=None, log_output=False):
+        return config, count, workers, fixed, log_output
+
+    args = argparse.Namespace(
+        config="s.yaml", count=3, workers=2, func=print, parameter=[["seed", "7"]], quiet=True
+    )
+    got = call_with_args(job, args, log_output=not args.quiet)
+    assert got == ("s.yaml", 3, 2, {"seed": 7}, False)  # func, quiet: not job's parameters

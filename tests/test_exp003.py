@@ -69,18 +69,21 @@ def tiny_frame(n: int = 600, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
 
 
 def adapter(**kw) -> TorchMLPAdapter:
+    """A small, quiet, one-thread adapter; `kw` are exp003's parameters."""
     params = {
-        "hidden_sizes": [32, 16],
+        "hidden_sizes": "32,16",
         "batch_size": 64,
         "max_epochs": 6,
         "patience": 3,
-        "lr": 0.01,
+        "learning_rate": 0.01,
         "log_every": 0,
         "device": "cpu",
         "num_threads": 1,
-        "verbose": False,
+        **kw,
     }
-    return TorchMLPAdapter(**{**params, **kw})
+    if params["max_epochs"] == 1:
+        params.setdefault("warmup_epochs", 0.5)  # the config wants warmup < max_epochs
+    return TorchMLPAdapter(Exp003Config(**params), verbose=False)
 
 
 @pytest.fixture(scope="module")

@@ -291,10 +291,13 @@ def _adapter(model: str):
         return XGBoostAdapter({"max_depth": 3, "nthread": 1, "seed": 1}, 30, 5, log_period=0)
     from store_sales.models.pytorch import TorchMLPAdapter
 
-    return TorchMLPAdapter(
-        hidden_sizes=[8], batch_size=64, max_epochs=1, log_every=0, device="cpu",
-        num_threads=1, verbose=False,
+    from store_sales.templates.exp003 import Exp003Config
+
+    small = Exp003Config(
+        hidden_sizes="8", batch_size=64, max_epochs=1, warmup_epochs=0.5, log_every=0,
+        device="cpu", num_threads=1,
     )  # fmt: skip
+    return TorchMLPAdapter(small, verbose=False)
 
 
 @contextlib.contextmanager

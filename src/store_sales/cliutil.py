@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -59,6 +61,17 @@ def parameters_from_args(args) -> dict:
     for name, value in getattr(args, "parameter", None) or []:
         params[name] = typed_value(value)
     return params
+
+
+def call_with_args(fn: Callable[..., Any], args, **given) -> Any:
+    """`fn` called with the command-line options named as its parameters, `fixed` from the
+    `-f`/`-p` parameters where it takes them, and `given` (values not on the command line) over
+    both: a subcommand whose options are its function's parameters names each one once."""
+    names = inspect.signature(fn).parameters
+    values = {k: v for k, v in vars(args).items() if k in names}
+    if "fixed" in names:
+        values["fixed"] = parameters_from_args(args)
+    return fn(**{**values, **given})
 
 
 def one_line_errors(fn: Callable[..., int | None]) -> Callable[..., int]:

@@ -4,10 +4,8 @@ A template's config is flat (its fields are the notebook's papermill parameters 
 config), built from small bases so that run and validation fields are declared once:
 
     @dataclass
-    class Exp002Config(TemplateConfig):   # RunFields + ValidationFields
-        TEMPLATE: ClassVar[str] = "exp002"
-        MODEL: ClassVar[str] = "xgboost"
-        learning_rate: float = 0.05
+    class Exp002Config(TemplateConfig, template="exp002", model="xgboost"):
+        learning_rate: float = 0.05  # XGBoost's eta
         ...
 """
 
@@ -169,10 +167,26 @@ class FeatureFields:
 @dataclass
 class TemplateConfig(Checked, FeatureFields, ValidationFields, RunFields):
     """Base of every model template's config (fields: run, validation, features); subclasses add
-    model fields and their checks."""
+    model fields and their checks. Field names are the notebook's papermill parameters; `asdict`
+    of a config is the tracked config.
+
+    `class Exp005Config(TemplateConfig, template="exp005", model="lightgbm")` names the template
+    once: TEMPLATE, MODEL and the `exp_name` default."""
 
     TEMPLATE: ClassVar[str] = ""  # the notebook's stem, key of the template registry
     MODEL: ClassVar[str] = ""  # part of the run name and a tag; not a parameter
+
+    def __init_subclass__(cls, template: str = "", model: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if model:
+            cls.MODEL = model
+        if template:
+            cls.TEMPLATE = template
+            own = inspect.get_annotations(cls)
+            if "exp_name" not in own:
+                # @dataclass runs after this hook: a field redeclared here keeps its place
+                cls.__annotations__ = {**own, "exp_name": "str"}
+                cls.exp_name = template
 
     def problems(self) -> list[str]:
         """Every bad value at once; a subclass extends `super().problems()`."""

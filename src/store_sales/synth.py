@@ -107,38 +107,37 @@ DEAD_PER_FAMILY = {
 # forced so that small configs (stores 1..3) contain dead series too
 DEAD_FORCED = {(1, "BABY CARE"), (3, "BOOKS")}
 
-# store_nbr: (city, state, type, cluster), as in the real stores.csv
-STORES: dict[int, tuple[str, str, str, int]] = {
-    1: ("Quito", "Pichincha", "D", 13), 2: ("Quito", "Pichincha", "D", 13),
-    3: ("Quito", "Pichincha", "D", 8), 4: ("Quito", "Pichincha", "D", 9),
-    5: ("Santo Domingo", "Santo Domingo de los Tsachilas", "D", 4),
-    6: ("Quito", "Pichincha", "D", 13), 7: ("Quito", "Pichincha", "D", 8),
-    8: ("Quito", "Pichincha", "D", 8), 9: ("Quito", "Pichincha", "B", 6),
-    10: ("Quito", "Pichincha", "C", 15), 11: ("Cayambe", "Pichincha", "B", 6),
-    12: ("Latacunga", "Cotopaxi", "C", 15), 13: ("Latacunga", "Cotopaxi", "C", 15),
-    14: ("Riobamba", "Chimborazo", "C", 7), 15: ("Ibarra", "Imbabura", "C", 15),
-    16: ("Santo Domingo", "Santo Domingo de los Tsachilas", "C", 3),
-    17: ("Quito", "Pichincha", "C", 12), 18: ("Quito", "Pichincha", "B", 16),
-    19: ("Guaranda", "Bolivar", "C", 15), 20: ("Quito", "Pichincha", "B", 6),
-    21: ("Santo Domingo", "Santo Domingo de los Tsachilas", "B", 6),
-    22: ("Puyo", "Pastaza", "C", 7), 23: ("Ambato", "Tungurahua", "D", 9),
-    24: ("Guayaquil", "Guayas", "D", 1), 25: ("Salinas", "Santa Elena", "D", 1),
-    26: ("Guayaquil", "Guayas", "D", 10), 27: ("Daule", "Guayas", "D", 1),
-    28: ("Guayaquil", "Guayas", "E", 10), 29: ("Guayaquil", "Guayas", "E", 10),
-    30: ("Guayaquil", "Guayas", "C", 3), 31: ("Babahoyo", "Los Rios", "B", 10),
-    32: ("Guayaquil", "Guayas", "C", 3), 33: ("Quevedo", "Los Rios", "C", 3),
-    34: ("Guayaquil", "Guayas", "B", 6), 35: ("Playas", "Guayas", "C", 3),
-    36: ("Libertad", "Guayas", "E", 10), 37: ("Cuenca", "Azuay", "D", 2),
-    38: ("Loja", "Loja", "D", 4), 39: ("Cuenca", "Azuay", "B", 6),
-    40: ("Machala", "El Oro", "C", 3), 41: ("Machala", "El Oro", "D", 4),
-    42: ("Cuenca", "Azuay", "D", 2), 43: ("Esmeraldas", "Esmeraldas", "E", 10),
-    44: ("Quito", "Pichincha", "A", 5), 45: ("Quito", "Pichincha", "A", 11),
-    46: ("Quito", "Pichincha", "A", 14), 47: ("Quito", "Pichincha", "A", 14),
-    48: ("Quito", "Pichincha", "A", 14), 49: ("Quito", "Pichincha", "A", 11),
-    50: ("Ambato", "Tungurahua", "A", 14), 51: ("Guayaquil", "Guayas", "A", 17),
-    52: ("Manta", "Manabi", "A", 11), 53: ("Manta", "Manabi", "D", 13),
-    54: ("El Carmen", "Manabi", "C", 3),
+# the real stores.csv a column at a time, stores 1..54 in order
+STORE_CITIES = (
+    "Quito", "Quito", "Quito", "Quito", "Santo Domingo", "Quito", "Quito", "Quito", "Quito",
+    "Quito", "Cayambe", "Latacunga", "Latacunga", "Riobamba", "Ibarra", "Santo Domingo", "Quito",
+    "Quito", "Guaranda", "Quito", "Santo Domingo", "Puyo", "Ambato", "Guayaquil", "Salinas",
+    "Guayaquil", "Daule", "Guayaquil", "Guayaquil", "Guayaquil", "Babahoyo", "Guayaquil",
+    "Quevedo", "Guayaquil", "Playas", "Libertad", "Cuenca", "Loja", "Cuenca", "Machala", "Machala",
+    "Cuenca", "Esmeraldas", "Quito", "Quito", "Quito", "Quito", "Quito", "Quito", "Ambato",
+    "Guayaquil", "Manta", "Manta", "El Carmen",
+)  # fmt: skip
+STORE_TYPES = "DDDDDDDDBCBCCCCCCBCBBCDDDDDEECBCCBCEDDBCDDEAAAAAAAAADC"
+STORE_CLUSTERS = (
+    13, 13, 8, 9, 4, 13, 8, 8, 6, 15, 6, 15, 15, 7, 15, 3, 12, 16, 15, 6, 6, 7, 9, 1, 1, 10, 1, 10,
+    10, 3, 10, 3, 3, 6, 3, 10, 2, 4, 6, 3, 4, 2, 10, 5, 11, 14, 14, 14, 11, 14, 17, 11, 13, 3,
+)  # fmt: skip
+CITY_STATE = {
+    "Quito": "Pichincha", "Santo Domingo": "Santo Domingo de los Tsachilas",
+    "Cayambe": "Pichincha", "Latacunga": "Cotopaxi", "Riobamba": "Chimborazo",
+    "Ibarra": "Imbabura", "Guaranda": "Bolivar", "Puyo": "Pastaza", "Ambato": "Tungurahua",
+    "Guayaquil": "Guayas", "Salinas": "Santa Elena", "Daule": "Guayas", "Babahoyo": "Los Rios",
+    "Quevedo": "Los Rios", "Playas": "Guayas", "Libertad": "Guayas", "Cuenca": "Azuay",
+    "Loja": "Loja", "Machala": "El Oro", "Esmeraldas": "Esmeraldas", "Manta": "Manabi",
+    "El Carmen": "Manabi",
 }  # fmt: skip
+# store_nbr: (city, state, type, cluster)
+STORES: dict[int, tuple[str, str, str, int]] = {
+    nbr: (city, CITY_STATE[city], kind, cluster)
+    for nbr, (city, kind, cluster) in enumerate(
+        zip(STORE_CITIES, STORE_TYPES, STORE_CLUSTERS, strict=True), start=1
+    )
+}
 TYPE_EFFECT = {"A": 0.45, "B": 0.1, "C": -0.2, "D": 0.15, "E": -0.3}
 # stores that open late: zero sales (and no transactions) before this day
 OPENING = {
@@ -205,22 +204,14 @@ _LOCAL_YEARLY = (
     ("12-08", "Holiday", "Local", "Loja", "Fundacion de Loja"),
     ("12-22", "Holiday", "Local", "Salinas", "Cantonizacion de Salinas"),
 )
-_NATIONAL_YEARLY = (
-    ("01-01", "Holiday", "Primer dia del ano"),
-    ("05-01", "Holiday", "Dia del Trabajo"),
-    ("05-24", "Holiday", "Batalla de Pichincha"),
-    ("08-10", "Holiday", "Primer Grito de Independencia"),
-    ("10-09", "Holiday", "Independencia de Guayaquil"),
-    ("11-02", "Holiday", "Dia de Difuntos"),
-    ("11-03", "Holiday", "Independencia de Cuenca"),
-    ("12-21", "Additional", "Navidad-4"),
-    ("12-22", "Additional", "Navidad-3"),
-    ("12-23", "Additional", "Navidad-2"),
-    ("12-24", "Additional", "Navidad-1"),
-    ("12-25", "Holiday", "Navidad"),
-    ("12-26", "Additional", "Navidad+1"),
-    ("12-31", "Additional", "Primer dia del ano-1"),
-)
+# month-day: name; a name ending in -k or +k is an Additional day around the holiday
+_NATIONAL_YEARLY = {
+    "01-01": "Primer dia del ano", "05-01": "Dia del Trabajo", "05-24": "Batalla de Pichincha",
+    "08-10": "Primer Grito de Independencia", "10-09": "Independencia de Guayaquil",
+    "11-02": "Dia de Difuntos", "11-03": "Independencia de Cuenca", "12-21": "Navidad-4",
+    "12-22": "Navidad-3", "12-23": "Navidad-2", "12-24": "Navidad-1", "12-25": "Navidad",
+    "12-26": "Navidad+1", "12-31": "Primer dia del ano-1",
+}  # fmt: skip
 # original date -> observed date (12 rows, like the real file; one moves a holiday earlier)
 _TRANSFERS = {
     "2012-10-09": "2012-10-12", "2013-10-09": "2013-10-11", "2014-10-09": "2014-10-10",
@@ -280,7 +271,8 @@ def make_holidays() -> pd.DataFrame:
     """The holidays_events table: fixed (seed-independent), 350 rows like the real file."""
     rows: list[tuple[str, str, str, str, str, bool]] = []
     for year in range(2012, 2018):
-        for md, typ, desc in _NATIONAL_YEARLY:
+        for md, desc in _NATIONAL_YEARLY.items():
+            typ = "Additional" if desc[-2] in "+-" else "Holiday"
             rows.append((f"{year}-{md}", typ, "National", "Ecuador", desc, False))
         easter = np.datetime64(f"{year}-{_EASTER[year]}")
         for off, desc in ((-48, "Carnaval"), (-47, "Carnaval"), (-2, "Viernes Santo")):

@@ -32,7 +32,7 @@ class TrackerRecord:
     name = "none"
     title = ""  # how people call it ("W&B"); "" -> name
     live = ""  # "module:Class" of the live tracker (a `trackers.Tracker`)
-    library = ""  # the pip package `live` needs, named when it is missing
+    library = ""  # the pip package `live` needs, named when it is missing; "" -> name
 
     @classmethod
     def open(cls, cfg) -> Any:

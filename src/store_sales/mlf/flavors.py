@@ -58,8 +58,9 @@ def _xgboost(path: Path) -> Any:
 
 def _pytorch(path: Path) -> Any:
     from ..models.pytorch import TorchMLPAdapter
+    from ..templates.exp003 import Exp003Config
 
-    return TorchMLPAdapter(device="cpu").load(path).net
+    return TorchMLPAdapter(Exp003Config(device="cpu")).load(path).net
 
 
 def _catboost(path: Path) -> Any:

@@ -14,7 +14,6 @@ class MlflowRecord(TrackerRecord):
     name = "mlflow"
     title = "MLflow"
     live = "store_sales.mlf.tracker:MlflowTracker"
-    library = "mlflow"
 
     @classmethod
     def open(cls, cfg):

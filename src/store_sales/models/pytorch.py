@@ -29,16 +29,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..templates.exp003 import Exp003Config, parse_hidden_sizes
 from ..threads import Governor
 from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
 from .torch_inputs import Preprocessing, embedding_dim, inputs
 from .torch_net import NetConfig, TabularMLP, predict_standardized
-from .torch_settings import DEVICES, TorchSettings, resolve_device
+from .torch_settings import TorchSettings, resolve_device
 
 __all__ = ["TabularMLP", "TorchMLPAdapter", "TorchModel", "embedding_dim"]
 
 FORMAT = 1  # of the saved file
-SCHEDULES = ("cosine", "onecycle", "constant")
 
 
 @dataclass
@@ -60,9 +60,7 @@ class _Run:
     device: str
     prep: Preprocessing
     net: TabularMLP
-    x_num: torch.Tensor
-    x_cat: torch.Tensor
-    y: torch.Tensor
+    train: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # numeric, categorical, target
     valid: tuple | None  # (numeric, categorical, target) arrays of the validation rows
     n_batches: int
     optimizer: torch.optim.Optimizer
@@ -73,7 +71,7 @@ class _Run:
 
     @property
     def n(self) -> int:
-        return len(self.y)
+        return len(self.train[2])
 
 
 class TorchMLPAdapter(ModelAdapter):
@@ -81,65 +79,26 @@ class TorchMLPAdapter(ModelAdapter):
     step_unit = "epoch"
     model_file = "model.pt"
 
-    def __init__(
-        self,
-        hidden_sizes: Sequence[int] = (256, 128),
-        emb_max_dim: int = 16,
-        dropout: float = 0.0,
-        wide: bool = True,
-        horizon_input: bool = True,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-4,
-        batch_size: int = 2048,
-        max_epochs: int = 10,
-        patience: int = 3,
-        lr_schedule: str = "cosine",
-        warmup_epochs: float = 1.0,
-        grad_clip: float = 1.0,
-        clip_z: float = 5.0,
-        log_every: int = 50,
-        seed: int = 42,
-        device: str = "auto",
-        num_threads: int = 0,
-        wandb_watch: bool = False,
-        verbose: bool = True,
-    ):
-        if lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule {lr_schedule!r}: one of {SCHEDULES}")
-        if device not in DEVICES:
-            raise ValueError(f"device {device!r}: one of {DEVICES}")
-        self.hidden_sizes = [int(h) for h in hidden_sizes]
-        self.emb_max_dim = int(emb_max_dim)
-        self.dropout = float(dropout)
-        self.wide = bool(wide)
-        self.horizon_input = bool(horizon_input)
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
-        self.batch_size = int(batch_size)
-        self.max_epochs = int(max_epochs)
-        self.patience = int(patience)
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = float(warmup_epochs)
-        self.grad_clip = float(grad_clip)
-        self.clip_z = float(clip_z)
-        self.log_every = int(log_every)
-        self.seed = int(seed)
-        self.device = device
-        self.num_threads = int(num_threads)
+    def __init__(self, params: Exp003Config | None = None, verbose: bool = True):
+        """`params`: exp003's parameters, each declared, documented and checked once, in
+        templates/exp003.py (the notebook passes its `cfg`); None: their defaults."""
+        self.params = params if params is not None else Exp003Config()
+        self.hidden_sizes = parse_hidden_sizes(self.params.hidden_sizes)
         self._governor: Governor | None = None  # the running fit's, re-checked per batch
-        self.wandb_watch = bool(wandb_watch)
         self.verbose = verbose
 
     # -- seam
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
-        with TorchSettings(self._threads(f"fit_{fold}"), self.seed, self._device()):
-            return self._train(train, valid, features, fold, hooks, callbacks, self.max_epochs)
+        with TorchSettings(self._threads(f"fit_{fold}"), self.params.seed, self._device()):
+            return self._train(
+                train, valid, features, fold, hooks, callbacks, self.params.max_epochs
+            )
 
     def refit(self, train, features, steps):
-        if not 1 <= steps <= self.max_epochs:
-            raise ValueError(f"refit for {steps} epochs: must lie in 1..{self.max_epochs}")
-        with TorchSettings(self._threads("refit"), self.seed, self._device()):
+        if not 1 <= steps <= self.params.max_epochs:
+            raise ValueError(f"refit for {steps} epochs: must lie in 1..{self.params.max_epochs}")
+        with TorchSettings(self._threads("refit"), self.params.seed, self._device()):
             return self._train(train, None, features, 0, (), (), int(steps)).model
 
     def predict(self, model: TorchModel, rows, features) -> np.ndarray:
@@ -148,7 +107,7 @@ class TorchMLPAdapter(ModelAdapter):
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float64)
         x_num, x_cat = inputs(model.prep, rows)
-        threads = self._governor.threads if self._governor else self.num_threads
+        threads = self._governor.threads if self._governor else self.params.num_threads
         with TorchSettings(threads, None, model.device):
             out = predict_standardized(model.net, x_num, x_cat, model.device)
         return out.astype(np.float64) * model.prep.target_std + model.prep.target_mean
@@ -191,13 +150,13 @@ class TorchMLPAdapter(ModelAdapter):
     def _threads(self, stage: str) -> int:
         """CPU threads for this stage: the free cores when num_threads is 0 (see threads)."""
         if self._device() != "cpu":
-            return self.num_threads
-        self._governor = Governor(self.num_threads)
+            return self.params.num_threads
+        self._governor = Governor(self.params.num_threads)
         self.threads_used[stage] = self._governor.used
         return self._governor.threads
 
     def _device(self) -> str:
-        return resolve_device(self.device)
+        return resolve_device(self.params.device)
 
     def _train(
         self,
@@ -239,7 +198,11 @@ class TorchMLPAdapter(ModelAdapter):
             features=list(features),
             epochs=epochs_held,
             device=run.device,
-            info={"max_epochs": self.max_epochs, "n_train_rows": run.n, "batches": run.batch},
+            info={
+                "max_epochs": self.params.max_epochs,
+                "n_train_rows": run.n,
+                "batches": run.batch,
+            },
         )
         return FitResult(model=model, best_step=epochs_held, curves=curves, stopped=stopped)
 
@@ -249,43 +212,43 @@ class TorchMLPAdapter(ModelAdapter):
         if len(train) == 0:
             raise ValueError("no training rows")
         extra = ["dow"] if "dow" in features else []
-        if self.horizon_input:
+        if self.params.horizon_input:
             extra.append("h")
-        prep = Preprocessing.learn(train, features, extra, self.clip_z)
+        prep = Preprocessing.learn(train, features, extra, self.params.clip_z)
         cardinalities = prep.cardinalities
         net_cfg = NetConfig(
             n_numeric=prep.n_numeric_inputs,
             cardinalities=cardinalities,
-            emb_dims=[embedding_dim(n - 1, self.emb_max_dim) for n in cardinalities],
+            emb_dims=[embedding_dim(n - 1, self.params.emb_max_dim) for n in cardinalities],
             hidden=self.hidden_sizes,
-            dropout=self.dropout,
-            wide=self.wide,
+            dropout=self.params.dropout,
+            wide=self.params.wide,
         )
         net = TabularMLP(net_cfg).to(device)
 
-        x_num, x_cat = (torch.from_numpy(a).to(device) for a in inputs(prep, train))
-        y = torch.from_numpy(prep.target(train)).to(device)
+        arrays = (*inputs(prep, train), prep.target(train))
+        tensors = tuple(torch.from_numpy(a).to(device) for a in arrays)
         if valid is not None:
             valid = (*inputs(prep, valid), valid["target"].to_numpy(dtype=np.float64))
-        n_batches = max(1, math.ceil(len(y) / self.batch_size))
-        optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        n_batches = max(1, math.ceil(len(train) / self.params.batch_size))
+        optimizer = torch.optim.AdamW(
+            net.parameters(), lr=self.params.learning_rate, weight_decay=self.params.weight_decay
+        )
         run = _Run(
             device=device,
             prep=prep,
             net=net,
-            x_num=x_num,
-            x_cat=x_cat,
-            y=y,
-            valid=valid,
-            n_batches=n_batches,
             optimizer=optimizer,
             scheduler=self._scheduler(optimizer, n_batches),
-            generator=torch.Generator().manual_seed(self.seed),
+            generator=torch.Generator().manual_seed(self.params.seed),
+            train=tensors,
+            valid=valid,
+            n_batches=n_batches,
             scale=prep.target_std**2,
         )
-        if self.wandb_watch:
+        if self.params.wandb_watch:
             for cb in callbacks:
-                cb(net, max(1, self.log_every))
+                cb(net, max(1, self.params.log_every))
         return run
 
     def _epoch(self, run: _Run, fold: int, epoch: int, hooks: Sequence[StepHook]) -> dict:
@@ -296,13 +259,14 @@ class TorchMLPAdapter(ModelAdapter):
         t0 = time.perf_counter()
         total = torch.zeros((), dtype=torch.float64, device=run.device)
         order = torch.randperm(run.n, generator=run.generator).to(run.device)
+        x_num, x_cat, y = run.train
         for idx in torch.tensor_split(order, run.n_batches):
-            pred = net(run.x_num[idx], run.x_cat[idx])
-            loss = torch.mean(torch.square(pred - run.y[idx]))
+            pred = net(x_num[idx], x_cat[idx])
+            loss = torch.mean(torch.square(pred - y[idx]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(
-                net.parameters(), self.grad_clip if self.grad_clip > 0 else math.inf
+                net.parameters(), self.params.grad_clip if self.params.grad_clip > 0 else math.inf
             )
             lr_now = optimizer.param_groups[0]["lr"]
             optimizer.step()
@@ -311,7 +275,7 @@ class TorchMLPAdapter(ModelAdapter):
             run.batch += 1
             if run.device == "cpu" and self._governor and (k := self._governor.check()):
                 torch.set_num_threads(k)  # a neighbour took (or freed) cores
-            if self.log_every > 0 and run.batch % self.log_every == 0 and hooks:
+            if self.params.log_every > 0 and run.batch % self.params.log_every == 0 and hooks:
                 values = {
                     "train/loss": float(loss.detach()) * run.scale,
                     "train/lr": lr_now,
@@ -348,7 +312,7 @@ class TorchMLPAdapter(ModelAdapter):
             return best, stop.info, True
         best = self._record(curves, values, run.net, best)
         self._say(fold, epoch, values, best[1])
-        if epoch - best[1] >= self.patience > 0:
+        if epoch - best[1] >= self.params.patience > 0:
             if self.verbose:
                 print(f"fold {fold}: early stop at epoch {epoch}, best epoch {best[1]}")
             return best, None, True
@@ -380,12 +344,12 @@ class TorchMLPAdapter(ModelAdapter):
 
     def _scheduler(self, optimizer, n_batches: int):
         """Per batch, laid out over `max_epochs` whatever the number of epochs trained."""
-        total = self.max_epochs * n_batches
-        warmup = min(total - 1, round(self.warmup_epochs * n_batches))
-        if self.lr_schedule == "onecycle":
+        total = self.params.max_epochs * n_batches
+        warmup = min(total - 1, round(self.params.warmup_epochs * n_batches))
+        if self.params.lr_schedule == "onecycle":
             return torch.optim.lr_scheduler.OneCycleLR(
                 optimizer,
-                max_lr=self.lr,
+                max_lr=self.params.learning_rate,
                 total_steps=total + 1,
                 pct_start=max(warmup, 1) / total,
             )
@@ -393,7 +357,7 @@ class TorchMLPAdapter(ModelAdapter):
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / (warmup + 1)
-            if self.lr_schedule == "constant":
+            if self.params.lr_schedule == "constant":
                 return 1.0
             progress = min(1.0, (step - warmup) / max(1, total - warmup))
             return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cliutil import add_parameter_args, one_line_errors, parameters_from_args
+from ..cliutil import add_parameter_args, call_with_args, one_line_errors
 from ..extras import require
 from .local import local_sweep
 from .online import agent, create
@@ -20,36 +20,17 @@ DESCRIPTION = (
 @one_line_errors
 def _cmd_local(args) -> None:
     require("sweeps", "sweep local")
-    local_sweep(
-        args.config,
-        args.count,
-        workers=args.workers,
-        name=args.name,
-        sweep_dir=args.sweep_dir,
-        fixed=parameters_from_args(args),
-        template=args.template,
-        allow_large_grid=args.allow_large_grid,
-        check_every=args.check_every,
-    )
+    call_with_args(local_sweep, args)
 
 
 @one_line_errors
 def _cmd_create(args) -> None:
-    create(args.config, args.project, args.entity, args.template, args.allow_large_grid)
+    call_with_args(create, args)
 
 
 @one_line_errors
 def _cmd_agent(args) -> None:
-    agent(
-        args.sweep_id,
-        args.count,
-        args.project,
-        args.entity,
-        fixed=parameters_from_args(args),
-        template=args.template,
-        sweep_dir=args.sweep_dir,
-        log_output=not args.quiet,
-    )
+    call_with_args(agent, args, log_output=not args.quiet)
 
 
 @one_line_errors

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
@@ -11,22 +11,16 @@ DEVICES = ("cpu", "gpu", "cuda", "auto")  # LightGBM's device_type, and auto
 
 
 @dataclass
-class Exp001Config(BoostingFields, TemplateConfig):
-    """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
-
-    TEMPLATE: ClassVar[str] = "exp001"
-    MODEL: ClassVar[str] = "lightgbm"
-
-    exp_name: str = "exp001"
+class Exp001Config(BoostingFields, TemplateConfig, template="exp001", model="lightgbm"):
     # LightGBM
-    learning_rate: float = 0.05
-    num_leaves: int = 127
-    min_data_in_leaf: int = 100
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 1
-    lambda_l2: float = 1.0
-    num_boost_round: int = 3000
+    learning_rate: float = 0.05  # shrinkage of each tree
+    num_leaves: int = 127  # leaves per tree (trees grow leaf by leaf)
+    min_data_in_leaf: int = 100  # rows a leaf needs at least
+    feature_fraction: float = 0.8  # share of the features each tree may split on
+    bagging_fraction: float = 0.8  # share of the rows each tree is grown on
+    bagging_freq: int = 1  # draw those rows again every k trees (0: no bagging)
+    lambda_l2: float = 1.0  # L2 penalty on leaf values
+    num_boost_round: int = 3000  # the most trees; early stopping keeps the best count
     device: str = "cpu"  # cpu | gpu (OpenCL, in LightGBM's wheels) | cuda (a CUDA build) | auto
 
     def problems(self) -> list[str]:

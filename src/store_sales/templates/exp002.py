@@ -13,7 +13,7 @@ growth: XGBoost's loss-guided growth (LightGBM-like leaves) is ~30x slower per r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
@@ -22,13 +22,7 @@ DEVICES = ("cpu", "cuda", "auto")  # XGBoost's device, and auto
 
 
 @dataclass
-class Exp002Config(BoostingFields, TemplateConfig):
-    """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
-
-    TEMPLATE: ClassVar[str] = "exp002"
-    MODEL: ClassVar[str] = "xgboost"
-
-    exp_name: str = "exp002"
+class Exp002Config(BoostingFields, TemplateConfig, template="exp002", model="xgboost"):
     # XGBoost
     learning_rate: float = 0.05  # eta
     grow_policy: str = "depthwise"  # depthwise | lossguide (lossguide is ~30x slower on CPU)

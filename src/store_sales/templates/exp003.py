@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from ..config import TemplateConfig, at_least_one
 
-SCHEDULES = ("cosine", "onecycle", "constant")  # models.pytorch.SCHEDULES (no torch import here)
+SCHEDULES = ("cosine", "onecycle", "constant")  # lr_schedule values (models/pytorch.py)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -36,15 +36,10 @@ def parse_hidden_sizes(value) -> list[int]:
 
 
 @dataclass
-class Exp003Config(TemplateConfig):
-    """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
-
-    TEMPLATE: ClassVar[str] = "exp003"
-    MODEL: ClassVar[str] = "pytorch"
+class Exp003Config(TemplateConfig, template="exp003", model="pytorch"):
     HYPERBAND_CHECK_EVERY: ClassVar[int] = 1  # a step is an epoch: judge every one
     GPU: ClassVar[bool] = True  # its Kaggle bundle asks for a GPU session
 
-    exp_name: str = "exp003"
     # network
     hidden_sizes: str = "256,128"  # widths of the hidden layers, comma-separated
     emb_max_dim: int = 16  # embedding size ceil(1.6 * n_values ** 0.56), capped here

@@ -8,25 +8,19 @@ adding a model without touching the package. This module holds only its paramete
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 
 @dataclass
-class Exp004Config(BoostingFields, TemplateConfig):
-    """Field names are the notebook's papermill parameters; `asdict` of this is the W&B config."""
-
-    TEMPLATE: ClassVar[str] = "exp004"
-    MODEL: ClassVar[str] = "catboost"
-
-    exp_name: str = "exp004"
+class Exp004Config(BoostingFields, TemplateConfig, template="exp004", model="catboost"):
     # CatBoost
-    learning_rate: float = 0.1
-    depth: int = 8
-    l2_leaf_reg: float = 3.0
+    learning_rate: float = 0.1  # shrinkage of each tree
+    depth: int = 8  # depth of the symmetric (oblivious) trees
+    l2_leaf_reg: float = 3.0  # L2 penalty on leaf values
     border_count: int = 254  # bins per numeric feature
-    iterations: int = 3000
+    iterations: int = 3000  # the most trees; early stopping keeps the best count
 
     def problems(self) -> list[str]:
         return [
@@ -36,12 +30,11 @@ class Exp004Config(BoostingFields, TemplateConfig):
         ]
 
     def catboost_params(self) -> dict[str, Any]:
+        """The model's fields carry CatBoost's own names."""
+        own = ("learning_rate", "depth", "l2_leaf_reg", "border_count")
         return {
             "loss_function": "RMSE",
-            "learning_rate": self.learning_rate,
-            "depth": self.depth,
-            "l2_leaf_reg": self.l2_leaf_reg,
-            "border_count": self.border_count,
+            **{name: getattr(self, name) for name in own},
             "random_seed": self.seed,
             "allow_writing_files": False,  # no catboost_info/ in the working dir
         }

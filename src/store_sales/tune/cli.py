@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cliutil import add_parameter_args, one_line_errors, parameters_from_args
+from ..cliutil import add_parameter_args, call_with_args, one_line_errors
 from ..sweep.spec import DEFAULT_TEMPLATE, MAX_GRID
 from .optimize import tune
 from .results import summarize
@@ -26,23 +26,7 @@ def _cmd_tune(args) -> None:
         from ..errors import UserError
 
         raise UserError("name a template (e.g. exp001), or --results STUDY_DIR")
-    tune(
-        args.template,
-        args.config,
-        args.trials,
-        workers=args.workers,
-        study=args.study,
-        storage=args.storage,
-        study_dir=args.study_dir,
-        sampler=args.sampler,
-        pruner=args.pruner,
-        seed=args.seed,
-        fixed=parameters_from_args(args),
-        check_every=args.check_every,
-        startup_trials=args.startup_trials,
-        warmup_steps=args.warmup_steps,
-        allow_large_grid=args.allow_large_grid,
-    )
+    call_with_args(tune, args)
 
 
 def register(subparsers) -> argparse.ArgumentParser:

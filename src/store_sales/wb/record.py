@@ -13,7 +13,6 @@ class WandbRecord(TrackerRecord):
     name = "wandb"
     title = "W&B"
     live = "store_sales.wb.tracker:WandbTracker"
-    library = "wandb"
 
     @classmethod
     def open(cls, cfg):
