@@ -290,7 +290,6 @@ def _adapter(model: str):
 
         return XGBoostAdapter({"max_depth": 3, "nthread": 1, "seed": 1}, 30, 5, log_period=0)
     from store_sales.models.pytorch import TorchMLPAdapter
-
     from store_sales.templates.exp003 import Exp003Config
 
     small = Exp003Config(
