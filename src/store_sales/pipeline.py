@@ -119,7 +119,7 @@ def validate(run: Run, panel: Panel) -> Validation:
             cfg.zero_window,
             features=run.features,
             hooks=lambda k: hooks,
-            callbacks=lambda k: run.tracker.library_callbacks(run.template.model, k),
+            callbacks=lambda k: run.tracker.library_callbacks(run.adapter, k),
             timer=run.phase,
         )
     finally:  # a terminal bar gives sys.stdout back even when a fold fails
@@ -250,7 +250,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         "val/log_residuals", np.log1p(rows["pred"].to_numpy()) - rows["target"].to_numpy()
     )
     tracker.images(images)
-    tracker.model_summary(run.template.model, fit.model)
+    tracker.model_summary(adapter, fit.model)
     summary = {
         "val_rmsle": first.rmsle,
         **cv,

@@ -27,7 +27,6 @@ from tqdm import tqdm
 ENV = "STORE_SALES_PROGRESS"
 MODES = ("bar", "widget", "lines", "off")
 LINE_INTERVAL_S = 30.0  # plain lines: at most one per this many seconds (and the last)
-TOTAL_NAMES = ("num_boost_round", "max_epochs", "iterations")  # a fit's most steps
 
 
 def _in_kernel() -> bool:
@@ -233,17 +232,11 @@ class StepProgress:
 
 
 def steps(run) -> StepProgress:
-    """The pipeline's progress hook for `run`'s adapter (close it after the folds)."""
-    adapter, cfg = run.adapter, run.cfg
-    total = next(
-        (
-            int(v)
-            for name in TOTAL_NAMES
-            for v in (getattr(adapter, name, None), getattr(cfg, name, None))
-            if isinstance(v, int) and not isinstance(v, bool) and v > 0
-        ),
-        None,
-    )
+    """The pipeline's progress hook for `run`'s adapter (close it after the folds); the bar's
+    total is the most steps the adapter says a fit may run (`max_steps`)."""
+    adapter = run.adapter
+    total = getattr(adapter, "max_steps", None)
+    total = int(total) if isinstance(total, int) and not isinstance(total, bool) and total > 0 else None
     unit = getattr(adapter, "step_unit", "round").split()[-1]  # "boosting round" -> "round"
     return StepProgress(total, unit)
 

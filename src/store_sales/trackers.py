@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import tracker_registry
-from .models.base import StepEvent
+from .models.base import ModelAdapter, StepEvent
 from .tracker_registry import TrackerRecord
 
 # metrics.json's headline values: every tracker records them under these names at the end
@@ -71,9 +71,10 @@ class Tracker:
     def start(self, info: RunInfo) -> None:
         """Open the run: identity, config, input data."""
 
-    def library_callbacks(self, model: str, fold: int) -> list:
-        """The tracker's own integration with the model library for one fit (e.g. W&B's
-        LightGBM callback); [] when it has none: then `on_step` records the curves."""
+    def library_callbacks(self, adapter: ModelAdapter, fold: int) -> list:
+        """The tracker's own integration with the model library for one fit, asked of the
+        adapter (`adapter.integration(name)`); [] when it has none: then `on_step` records the
+        curves."""
         return []
 
     def config_update(self, values: dict[str, Any]) -> None:
@@ -102,7 +103,7 @@ class Tracker:
 
     def histogram(self, key: str, values) -> None: ...
 
-    def model_summary(self, model_name: str, model: Any) -> None:
+    def model_summary(self, adapter: ModelAdapter, model: Any) -> None:
         """The tracker's own summary of a trained model, where it has one."""
 
     def artifact(
@@ -173,8 +174,8 @@ class Trackers(Tracker):
     def histogram(self, key, values):
         self._each("histogram", key, values)
 
-    def model_summary(self, model_name, model):
-        self._each("model_summary", model_name, model)
+    def model_summary(self, adapter, model):
+        self._each("model_summary", adapter, model)
 
     def artifact(self, name, kind, files, metadata=None, aliases=("latest",)):
         self._each("artifact", name, kind, files, metadata, aliases)
@@ -182,8 +183,8 @@ class Trackers(Tracker):
     def add_tags(self, tags):
         self._each("add_tags", tags)
 
-    def library_callbacks(self, model: str, fold: int) -> list:
-        return [cb for t in self.members for cb in t.library_callbacks(model, fold)]
+    def library_callbacks(self, adapter: ModelAdapter, fold: int) -> list:
+        return [cb for t in self.members for cb in t.library_callbacks(adapter, fold)]
 
     def finish_all(self, exit_code: int) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

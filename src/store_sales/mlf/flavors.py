@@ -58,9 +58,9 @@ def _xgboost(path: Path) -> Any:
 
 def _pytorch(path: Path) -> Any:
     from ..models.pytorch import TorchMLPAdapter
-    from ..templates.exp003 import Exp003Config
+    from ..models.torch_params import MLPFields
 
-    return TorchMLPAdapter(Exp003Config(device="cpu")).load(path).net
+    return TorchMLPAdapter(MLPFields(device="cpu")).load(path).net
 
 
 def _catboost(path: Path) -> Any:

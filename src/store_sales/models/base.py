@@ -50,6 +50,16 @@ class StopTraining(Exception):
 
 
 @dataclass
+class Integration:
+    """A tracker's own integration with the model's library for one fit, offered by the adapter
+    (`ModelAdapter.integration`): W&B's `wandb_callback` for LightGBM, `WandbCallback` for
+    XGBoost. The tracker asks; it never chooses by model name."""
+
+    callbacks: list  # passed to the library's training call as they are
+    logs_steps: bool = False  # the callbacks log and commit each step's curves themselves
+
+
+@dataclass
 class FitResult:
     model: Any
     best_step: int  # steps of the best model (what a refit trains for)
@@ -58,9 +68,14 @@ class FitResult:
 
 
 class ModelAdapter(ABC):
-    name: ClassVar[str]  # "lightgbm": run names, tags
+    """One training path: `fit` (each validation fold, early stopping) and `refit` (the test
+    model, exactly the validated step count) run the same training code with the same
+    settings; the pipeline checks both after the refit (`steps`, `settings`)."""
+
+    name: str = "model"  # "lightgbm": run names, metrics.json, tags (a class or instance value)
     step_unit: ClassVar[str] = "round"  # what a step is, for axis labels
     model_file: ClassVar[str] = "model.bin"  # the saved model's file name in the run folder
+    max_steps: int | None = None  # the most steps a fit may run (progress bars' total)
 
     @abstractmethod
     def fit(
@@ -96,6 +111,19 @@ class ModelAdapter(ABC):
         """The training steps a model holds (a refit's must be exactly those asked for); None
         where the library cannot say."""
         return None
+
+    def settings(self, model: Any) -> dict[str, Any] | None:
+        """The training settings a model was made with, step count, threads and early stopping
+        left out: a refit's must equal the validated fit's (None: the library cannot say)."""
+        return None
+
+    def integration(self, tracker: str) -> Integration | None:
+        """`tracker`'s own integration with this library (by tracker name: "wandb"), or None."""
+        return None
+
+    def tracker_summary(self, tracker: str, model: Any) -> None:
+        """`tracker`'s own summary of a trained model where the library has one (W&B's LightGBM
+        `log_summary`); called with the tracker's run open."""
 
     def feature_importance(self, model: Any) -> pd.Series | None:
         """Share of importance per feature (sums to 1), or None when the model has none."""

@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from .. import devices
-from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+from .base import (
+    FitResult,
+    Integration,
+    ModelAdapter,
+    StepEvent,
+    StepHook,
+    StopTraining,
+    call_hooks,
+)
 
 THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
 
@@ -45,6 +53,11 @@ class _HookCallback:
 
 
 class LightGBMAdapter(ModelAdapter):
+    """LightGBM on log1p(sales). Every fit goes through `train`, LightGBM's own call: the
+    validated fold fits (with the validation set and early stopping) and the refit that makes
+    the submission (the validated round count, nothing to stop on). A template overrides
+    `train` to show or change it; what it changes reaches both."""
+
     name = "lightgbm"
     step_unit = "boosting round"
     model_file = "model.txt"
@@ -57,7 +70,7 @@ class LightGBMAdapter(ModelAdapter):
         log_period: int = 100,
     ):
         self.params = dict(params)
-        self.num_boost_round = num_boost_round
+        self.num_boost_round = self.max_steps = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
         self._device: str | None = None  # device_type resolved (auto -> gpu or cpu), once
@@ -85,39 +98,58 @@ class LightGBMAdapter(ModelAdapter):
         booster = self.train(
             self._params(f"fit_{fold}"),  # the template sets metric=rmse: the hooks read val_rmse
             dtrain,
-            dvalid,
-            [lgb.record_evaluation(evals), hook, *callbacks],
+            self.num_boost_round,
+            [
+                lgb.early_stopping(self.early_stopping_rounds, verbose=True),
+                lgb.log_evaluation(self.log_period),
+                lgb.record_evaluation(evals),
+                hook,
+                *callbacks,
+            ],
+            valid_sets=[dtrain, dvalid],
+            valid_names=["train", "val"],
         )
         best = booster.best_iteration or booster.current_iteration()
         curves = {f"{name}_rmse": list(scores["rmse"]) for name, scores in evals.items()}
         return FitResult(model=booster, best_step=int(best), curves=curves, stopped=hook.stopped)
 
-    def train(self, params: dict, train_set, valid_set, callbacks: list):
-        """LightGBM's own training call, with early stopping on `valid_set` (named "val": the
-        hooks read `val_rmse`). `callbacks` carry the pipeline's step hook and the tracker's
-        callbacks (W&B's `wandb_callback()`); a template notebook overrides this to show it."""
-        return lgb.train(
-            params,
-            train_set,
-            num_boost_round=self.num_boost_round,
-            valid_sets=[train_set, valid_set],
-            valid_names=["train", "val"],
-            callbacks=[
-                lgb.early_stopping(self.early_stopping_rounds, verbose=True),
-                lgb.log_evaluation(self.log_period),
-                *callbacks,
-            ],
-        )
-
     def refit(self, train, features, steps):
         dtrain = lgb.Dataset(train[list(features)], label=train["target"], free_raw_data=True)
-        return lgb.train(self._params("refit"), dtrain, num_boost_round=steps)
+        return self.train(self._params("refit"), dtrain, int(steps), [])
+
+    def train(self, params: dict, train_set, rounds: int, callbacks: list, **evals):
+        """LightGBM's own training call, run by every fit. A fold fit: `evals` names the train
+        and validation sets ("val": the step hook reads `val_rmse`), `callbacks` hold early
+        stopping, the printer, the curves, the pipeline's step hook and the tracker's own
+        (W&B's `wandb_callback()`). The refit: `rounds` is the validated count, no `evals`, no
+        callbacks."""
+        return lgb.train(params, train_set, num_boost_round=rounds, callbacks=callbacks, **evals)
 
     def predict(self, model, rows, features) -> np.ndarray:
         return model.predict(rows[list(features)], num_iteration=model.best_iteration or None)
 
     def steps(self, model) -> int:
         return model.current_iteration()
+
+    def settings(self, model) -> dict:
+        """The booster's parameters as LightGBM took them, less rounds, threads and stopping."""
+        return {k: v for k, v in model.params.items() if k not in _NOT_SETTINGS}
+
+    def integration(self, tracker: str) -> Integration | None:
+        if tracker != "wandb":
+            return None
+        from wandb.integration.lightgbm import wandb_callback
+
+        return Integration([wandb_callback()], logs_steps=True)
+
+    def tracker_summary(self, tracker: str, model) -> None:
+        if tracker != "wandb":
+            return
+        from wandb.integration.lightgbm import log_summary
+
+        # best_iteration, best_score and W&B's importance chart. Its model checkpoint is not
+        # used: it fails in disabled mode and carries no metadata (our model artifact does).
+        log_summary(model, feature_importance=True, save_model_checkpoint=False)
 
     def save(self, model, path: Path) -> Path:
         model.save_model(str(path))
@@ -129,3 +161,9 @@ class LightGBMAdapter(ModelAdapter):
     def feature_importance(self, model) -> pd.Series:
         gain = pd.Series(model.feature_importance("gain"), index=model.feature_name())
         return gain / max(float(gain.sum()), 1e-12)
+
+
+# what may differ between a fold fit and the refit: the round count, threads, early stopping
+_NOT_SETTINGS = frozenset(
+    {"num_iterations", "num_boost_round", "num_threads", THREADS_ALIAS, "early_stopping_round"}
+)

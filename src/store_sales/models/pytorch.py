@@ -29,11 +29,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..templates.exp003 import Exp003Config, parse_hidden_sizes
 from ..threads import Governor
-from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+from .base import (
+    FitResult,
+    Integration,
+    ModelAdapter,
+    StepEvent,
+    StepHook,
+    StopTraining,
+    call_hooks,
+)
 from .torch_inputs import Preprocessing, embedding_dim, inputs
 from .torch_net import NetConfig, TabularMLP, predict_standardized
+from .torch_params import MLPFields, parse_hidden_sizes
 from .torch_settings import TorchSettings, resolve_device
 
 __all__ = ["TabularMLP", "TorchMLPAdapter", "TorchModel", "embedding_dim"]
@@ -79,18 +87,21 @@ class TorchMLPAdapter(ModelAdapter):
     step_unit = "epoch"
     model_file = "model.pt"
 
-    def __init__(self, params: Exp003Config | None = None, verbose: bool = True):
-        """`params`: exp003's parameters, each declared, documented and checked once, in
-        templates/exp003.py (the notebook passes its `cfg`); None: their defaults."""
-        self.params = params if params is not None else Exp003Config()
+    def __init__(self, params: MLPFields | None = None, verbose: bool = True):
+        """`params`: the MLP's settings (`MLPFields`, declared, documented and checked once in
+        models/torch_params.py; exp003's notebook passes its config, which has them and the
+        run's `seed`); None: their defaults."""
+        self.params = params if params is not None else MLPFields()
+        self.seed = int(getattr(self.params, "seed", 42))
         self.hidden_sizes = parse_hidden_sizes(self.params.hidden_sizes)
+        self.max_steps = self.params.max_epochs
         self._governor: Governor | None = None  # the running fit's, re-checked per batch
         self.verbose = verbose
 
     # -- seam
 
     def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()) -> FitResult:
-        with TorchSettings(self._threads(f"fit_{fold}"), self.params.seed, self._device()):
+        with TorchSettings(self._threads(f"fit_{fold}"), self.seed, self._device()):
             return self._train(
                 train, valid, features, fold, hooks, callbacks, self.params.max_epochs
             )
@@ -98,7 +109,7 @@ class TorchMLPAdapter(ModelAdapter):
     def refit(self, train, features, steps):
         if not 1 <= steps <= self.params.max_epochs:
             raise ValueError(f"refit for {steps} epochs: must lie in 1..{self.params.max_epochs}")
-        with TorchSettings(self._threads("refit"), self.params.seed, self._device()):
+        with TorchSettings(self._threads("refit"), self.seed, self._device()):
             return self._train(train, None, features, 0, (), (), int(steps)).model
 
     def predict(self, model: TorchModel, rows, features) -> np.ndarray:
@@ -114,6 +125,17 @@ class TorchMLPAdapter(ModelAdapter):
 
     def steps(self, model: TorchModel) -> int:
         return model.epochs
+
+    def settings(self, model: TorchModel) -> dict:
+        """The network as built (layers, embeddings, dropout): a refit's must be the fit's."""
+        return asdict(model.net.cfg)
+
+    def integration(self, tracker: str) -> Integration | None:
+        """W&B's PyTorch integration when `wandb_watch` is on: `wandb.watch` on the network
+        (gradient histograms every `log_every` batches), called by the fit once it is built."""
+        if tracker != "wandb" or not self.params.wandb_watch:
+            return None
+        return Integration([_wandb_watch])
 
     def save(self, model: TorchModel, path: Path) -> Path:
         state = {
@@ -240,15 +262,14 @@ class TorchMLPAdapter(ModelAdapter):
             net=net,
             optimizer=optimizer,
             scheduler=self._scheduler(optimizer, n_batches),
-            generator=torch.Generator().manual_seed(self.params.seed),
+            generator=torch.Generator().manual_seed(self.seed),
             train=tensors,
             valid=valid,
             n_batches=n_batches,
             scale=prep.target_std**2,
         )
-        if self.params.wandb_watch:
-            for cb in callbacks:
-                cb(net, max(1, self.params.log_every))
+        for cb in callbacks:  # the tracker's integration (`integration`): wandb.watch
+            cb(net, max(1, self.params.log_every))
         return run
 
     def _epoch(self, run: _Run, fold: int, epoch: int, hooks: Sequence[StepHook]) -> dict:
@@ -363,3 +384,9 @@ class TorchMLPAdapter(ModelAdapter):
             return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _wandb_watch(net: nn.Module, log_freq: int) -> None:
+    import wandb
+
+    wandb.watch(net, log="gradients", log_freq=log_freq)

@@ -36,7 +36,15 @@ import xgboost as xgb
 
 from .. import devices
 from ..errors import ConfigError
-from .base import FitResult, ModelAdapter, StepEvent, StepHook, StopTraining, call_hooks
+from .base import (
+    FitResult,
+    Integration,
+    ModelAdapter,
+    StepEvent,
+    StepHook,
+    StopTraining,
+    call_hooks,
+)
 
 
 class _HookCallback(xgb.callback.TrainingCallback):
@@ -123,7 +131,7 @@ class XGBoostAdapter(ModelAdapter):
         # tree_method "hist" and rmse are the adapter's: QuantileDMatrix needs hist, and the
         # hooks read `val_rmse`
         self.params = {**params, "tree_method": "hist", "eval_metric": "rmse"}
-        self.num_boost_round = num_boost_round
+        self.num_boost_round = self.max_steps = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.log_period = log_period
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
@@ -177,37 +185,30 @@ class XGBoostAdapter(ModelAdapter):
         booster = self.train(
             self._params(threads),
             dtrain,
-            dvalid,
-            evals,
+            self.num_boost_round,
             # XGBoost 3 runs them in this order (2.x kept a set; Kaggle's image has 3.2)
             [hook, *callbacks, *monitor, _EarlyStopping(self.early_stopping_rounds, hook)],
+            evals=[(dtrain, "train"), (dvalid, "val")],
+            evals_result=evals,
         )
         _remember_categories(booster, train, features)
         curves = {f"{name}_rmse": [float(v) for v in log["rmse"]] for name, log in evals.items()}
         best = _best_steps(booster) or booster.num_boosted_rounds()
         return FitResult(model=booster, best_step=best, curves=curves, stopped=hook.stopped)
 
-    def train(self, params: dict, dtrain, dvalid, evals_result: dict, callbacks: list):
-        """XGBoost's own training call. `callbacks` run in the order they must (see the module
-        doc): the pipeline's step hook, the tracker's (W&B's `WandbCallback`), the evaluation
-        printer, early stopping last; a template notebook overrides this to show it."""
+    def train(self, params: dict, dtrain, rounds: int, callbacks: list, **evals):
+        """XGBoost's own training call, run by every fit. A fold fit: `evals` holds the train
+        and validation matrices ("val": the step hook reads `val_rmse`) and `evals_result`;
+        `callbacks` run in the order they must (see the module doc): the pipeline's step hook,
+        the tracker's (W&B's `WandbCallback`), the printer, early stopping last. The refit:
+        `rounds` is the validated count, no `evals`, no callbacks."""
         return xgb.train(
-            params,
-            dtrain,
-            num_boost_round=self.num_boost_round,
-            evals=[(dtrain, "train"), (dvalid, "val")],
-            evals_result=evals_result,
-            verbose_eval=False,  # the printer is one of `callbacks`
-            callbacks=callbacks,
+            params, dtrain, num_boost_round=rounds, callbacks=callbacks, verbose_eval=False, **evals
         )
 
     def refit(self, train, features, steps):
         threads = self._threads("refit")
-        model = xgb.train(
-            self._params(threads),
-            self._matrix(train, features),
-            num_boost_round=steps,
-        )
+        model = self.train(self._params(threads), self._matrix(train, features), int(steps), [])
         return _remember_categories(model, train, features)
 
     def predict(self, model, rows, features) -> np.ndarray:
@@ -219,6 +220,28 @@ class XGBoostAdapter(ModelAdapter):
 
     def steps(self, model) -> int:
         return model.num_boosted_rounds()
+
+    def settings(self, model) -> dict:
+        """The learner's configuration as XGBoost saved it (objective, tree and booster
+        parameters), less threads and the tree count: one flat dict of dotted names."""
+        flat: dict = {}
+
+        def walk(node, prefix):
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    walk(value, f"{prefix}{key}.")
+                elif key not in ("nthread", "n_jobs", "num_trees"):
+                    flat[prefix + key] = value
+
+        walk(json.loads(model.save_config()), "")
+        return flat
+
+    def integration(self, tracker: str) -> Integration | None:
+        if tracker != "wandb":
+            return None
+        from wandb.integration.xgboost import WandbCallback
+
+        return Integration([WandbCallback(log_model=False, log_feature_importance=True)], True)
 
     def save(self, model, path: Path) -> Path:
         model.save_model(str(path))  # keeps best_iteration: a loaded model predicts the same

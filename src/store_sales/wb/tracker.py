@@ -18,15 +18,11 @@ from typing import Any
 
 import wandb
 
-from ..models.base import StepEvent
+from ..models.base import ModelAdapter, StepEvent
 from ..trackers import RunInfo, Tracker, headline
 from .console import plain_stderr
 from .login import resolve_mode
 from .record import WandbRecord
-
-# libraries whose W&B integration logs fold 1's per-step curves itself
-_CURVE_INTEGRATIONS = ("lightgbm", "xgboost")
-
 
 class WandbTracker(Tracker):
     name = "wandb"
@@ -95,26 +91,19 @@ class WandbTracker(Tracker):
 
     # -- training
 
-    def library_callbacks(self, model: str, fold: int) -> list:
-        """W&B's own integration for fold 1's fit: LightGBM's `wandb_callback`, XGBoost's
-        `WandbCallback` (after `wandb.init`: it refuses to be built without a run), and for
-        PyTorch a function that `wandb.watch`es the network (the adapter calls it when asked
-        to). The models' own checkpoints are not used: ours carry metadata and work offline."""
+    def library_callbacks(self, adapter: ModelAdapter, fold: int) -> list:
+        """W&B's own integration for fold 1's fit, as the adapter offers it
+        (`ModelAdapter.integration("wandb")`: LightGBM's `wandb_callback`, XGBoost's
+        `WandbCallback`, built after `wandb.init`, which they need). The models' own checkpoints
+        are not used: ours carry metadata and work offline."""
         if self.run is None or fold != 1:
             return []
-        if model == "lightgbm":
-            from wandb.integration.lightgbm import wandb_callback
-
+        offered = adapter.integration(self.name)
+        if offered is None:
+            return []
+        if offered.logs_steps:
             self._native.add(fold)
-            return [wandb_callback()]
-        if model == "xgboost":
-            from wandb.integration.xgboost import WandbCallback
-
-            self._native.add(fold)
-            return [WandbCallback(log_model=False, log_feature_importance=True)]
-        if model == "pytorch":
-            return [_watch]
-        return []
+        return list(offered.callbacks)
 
     def on_step(self, event: StepEvent) -> None:
         if self.run is None:
@@ -190,14 +179,9 @@ class WandbTracker(Tracker):
         if self.run is not None:
             self.run.log({key: wandb.Histogram(values)})
 
-    def model_summary(self, model_name: str, model: Any) -> None:
-        if self.run is None or model_name != "lightgbm":
-            return
-        from wandb.integration.lightgbm import log_summary
-
-        # best_iteration, best_score and W&B's importance chart. Its model checkpoint is not
-        # used: it fails in disabled mode and carries no metadata (our model artifact does).
-        log_summary(model, feature_importance=True, save_model_checkpoint=False)
+    def model_summary(self, adapter: ModelAdapter, model: Any) -> None:
+        if self.run is not None:
+            adapter.tracker_summary(self.name, model)
 
     def artifact(self, name, kind, files, metadata=None, aliases=("latest",)) -> None:
         if self.run is None or self.mode == "disabled":
@@ -228,11 +212,6 @@ class WandbTracker(Tracker):
             self.run.finish(exit_code=exit_code)
         self._restore_stderr()
         return info
-
-
-def _watch(model, log_freq: int = 100) -> None:
-    """W&B's PyTorch integration: gradient histograms of the network every `log_freq` batches."""
-    wandb.watch(model, log="gradients", log_freq=log_freq)
 
 
 def fetch_artifact(project: str, name: str, alias: str = "latest", entity: str = "") -> Path:
