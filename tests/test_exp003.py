@@ -276,19 +276,21 @@ def test_step_and_batch_events(frames):
     assert lrs[0] < lrs[1] and lrs[-1] < max(lrs)
 
 
-def test_callbacks_watch_the_network_only_when_asked(frames):
+def test_callbacks_watch_the_network_only_when_asked(frames, monkeypatch):
+    # W&B's watch is offered by the adapter (integration) only with wandb_watch; the fit calls
+    # the callbacks it is given with the built network
+    import wandb
+
     train, valid = frames
     calls = []
-
-    def watch(model, log_freq):
-        calls.append((type(model).__name__, log_freq))
-
-    adapter(max_epochs=1, log_every=7).fit(train, valid, FEATURES, callbacks=[watch])
-    assert calls == []
-    adapter(max_epochs=1, log_every=7, wandb_watch=True).fit(
-        train, valid, FEATURES, callbacks=[watch]
-    )
-    assert calls == [("TabularMLP", 7)]
+    monkeypatch.setattr(wandb, "watch", lambda net, log, log_freq: calls.append((net, log_freq)))
+    assert adapter(max_epochs=1, log_every=7).integration("wandb") is None
+    watched = adapter(max_epochs=1, log_every=7, wandb_watch=True)
+    offered = watched.integration("wandb")
+    assert offered is not None and not offered.logs_steps
+    assert watched.integration("mlflow") is None
+    watched.fit(train, valid, FEATURES, callbacks=offered.callbacks)
+    assert [(type(net).__name__, freq) for net, freq in calls] == [("TabularMLP", 7)]
 
 
 def test_refit_trains_exactly_n_epochs_on_the_fits_schedule(frames):

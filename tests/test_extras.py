@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from store_sales import extras, runner
 from store_sales.errors import UserError
-from store_sales.templates import NOTEBOOKS
+from store_sales.templates import NOTEBOOKS, for_notebook
 
 HEAVY = {"torch", "xgboost", "catboost", "mlflow", "sweeps", "optuna"}
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -38,7 +38,7 @@ def test_each_extra_brings_its_library_and_all_brings_every_one():
                 by_extra.setdefault(extra, set()).add(r.name.lower())
     for name, (module, extra) in extras.EXTRAS.items():
         if extra:
-            dist = "torch" if module == "torch" else module
+            dist = {"sklearn": "scikit-learn"}.get(module, module)
             assert dist in by_extra[extra], name
     # `all` names the others through the package itself (store-sales-templates[...])
     assert set(metadata.metadata(extras.DIST).get_all("Provides-Extra")) >= {
@@ -47,9 +47,28 @@ def test_each_extra_brings_its_library_and_all_brings_every_one():
     }
 
 
-def test_every_template_model_is_in_the_table():
-    for stem, template in NOTEBOOKS.items():
-        assert template.model in extras.EXTRAS or template.model == "blend", stem
+def test_every_template_models_library_is_in_the_table():
+    # the extras check reads what the notebook's cells import, not the template's name
+    libraries = {"exp001": "lightgbm", "exp002": "xgboost", "exp003": "torch", "exp004": "catboost"}
+    for stem, library in libraries.items():
+        assert library in NOTEBOOKS[stem].imports and library in extras.EXTRAS, stem
+
+
+def test_the_extras_check_follows_the_model_cell_not_the_source_template(without, tmp_path):
+    # exp004's copy whose model cell imports scikit-learn instead of catboost
+    import json
+
+    nb = json.loads((NOTEBOOKS_DIR / "exp004.ipynb").read_text())
+    for cell in nb["cells"]:
+        if "model" in cell["metadata"].get("tags", []):
+            cell["source"] = "from sklearn.linear_model import Ridge\nadapter = Ridge()\n"
+    path = tmp_path / "exp906.ipynb"
+    path.write_text(json.dumps(nb))
+    without.add("catboost")
+    extras.require_for("exp906", for_notebook(path).imports, {})  # no catboost: not needed
+    without.add("sklearn")
+    with pytest.raises(UserError, match=r'exp906 needs sklearn: .*\[sklearn\]"$'):
+        runner.check_config(path, {})
 
 
 @pytest.fixture

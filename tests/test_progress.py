@@ -176,13 +176,25 @@ def test_the_hook_follows_each_adapters_rounds(name, params, capsys):
 
 
 def test_the_pipelines_total_is_the_adapters_most_steps():
+    # asked of the adapter (`max_steps`), not guessed from field names
     run = SimpleNamespace(
-        adapter=SimpleNamespace(num_boost_round=3000, step_unit="boosting round"), cfg=None
+        adapter=SimpleNamespace(max_steps=3000, num_boost_round=7, step_unit="boosting round"),
+        cfg=SimpleNamespace(iterations=9),
     )
     hook = progress.steps(run)
     assert (hook.total, hook.unit) == (3000, "round")
+    for name, adapter in templates_adapters().items():
+        assert adapter.max_steps and adapter.max_steps > 0, name
     run = SimpleNamespace(adapter=SimpleNamespace(step_unit="epoch"), cfg=SimpleNamespace())
     assert progress.steps(run).total is None  # unknown: a bar without an end
+
+
+def templates_adapters() -> dict:
+    from store_sales import templates
+
+    return {
+        n: templates.adapter(n) for n in templates.TEMPLATES if n in ("exp001", "exp002", "exp003")
+    }
 
 
 # ---- the summary table ------------------------------------------------------------------------

@@ -11,8 +11,12 @@ config), built from small bases so that run and validation fields are declared o
 
 from __future__ import annotations
 
+import ast
 import inspect
+import io
 import re
+import tokenize
+from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, make_dataclass
 from typing import Any, ClassVar
 
@@ -80,7 +84,93 @@ class RunFields(TrackingFields):
     seed: int = 42
 
 
-_RENAMED: dict[tuple[type, str], type] = {}
+_RENAMED: dict[tuple, type] = {}
+_LITERALS = (bool, int, float, str)
+PAPERMILL_CELL = "# Parameters"  # the first line of the cell papermill injects
+
+
+@dataclass(frozen=True)
+class Param:
+    """One variable of a notebook's parameters cell: `name = default  # help`. The cell is the
+    schema: a variable added there is a parameter (its type from the default), checked before
+    the kernel, recorded in config.json and the trackers, listed, tuned and copied by `new`."""
+
+    name: str
+    default: Any
+    help: str = ""
+
+    @property
+    def kind(self) -> type:
+        value = self.default
+        return type(value) if isinstance(value, _LITERALS) else Any
+
+
+def cell_parameters(source: str) -> list[Param] | None:
+    """The parameters a cell of plain `name = literal` lines declares, in order, each with its
+    trailing comment as help; None when the cell is anything else (code, an import)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    out = []
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            return None
+        target = node.targets[0]
+        if not isinstance(target, ast.Name):
+            return None
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            return None
+        out.append(Param(target.id, value, ""))
+    comments = _line_comments(source)
+    return [
+        Param(p.name, p.default, comments.get(node.end_lineno, ""))
+        for p, node in zip(out, tree.body, strict=True)
+    ]
+
+
+def _line_comments(source: str) -> dict[int, str]:
+    """line number -> the text of a comment that ends that line."""
+    out = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return out
+
+
+def notebook_parameters(namespace: dict[str, Any]) -> list[Param]:
+    """In a kernel whose globals are `namespace`: the parameters of the parameters cell it ran
+    last (a re-run edited cell wins), plus any name only papermill's injected cell sets; []
+    outside a kernel. Only cells run before the current one count."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    if shell is None or shell.user_ns is not namespace:
+        return []
+    declared: dict[str, Param] = {}
+    injected: dict[str, Param] = {}
+    for source in (namespace.get("In") or [])[1:-1]:
+        found = cell_parameters(source) if source.strip() else None
+        if not found:
+            continue
+        if source.lstrip().splitlines()[0].strip() == PAPERMILL_CELL:
+            injected.update({p.name: p for p in found})
+        else:
+            declared = {p.name: p for p in found}  # the latest parameters cell is the schema
+    return [*declared.values(), *(p for n, p in injected.items() if n not in declared)]
+
+
+def _field(default: Any, metadata) -> Any:
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 class Checked:
@@ -98,28 +188,52 @@ class Checked:
 
     @classmethod
     def from_params(cls, namespace: dict[str, Any], template: str = ""):
-        """Build from a notebook's globals: picks exactly this config's fields. `template`: the
-        notebook's name, when it shares this config class with another template."""
-        cls = cls.for_template(template) if template else cls
+        """Build from a notebook's globals: this config's fields, and every other variable of
+        the notebook's parameters cell (its schema, see `Param`). `template`: the notebook's
+        name, when it shares this config class with another template.
+
+        In a kernel (`namespace` is IPython's), the parameters cell is read from the cells it
+        has run (papermill's injected cell only overrides values); a plain dict gives values
+        for the class's fields alone."""
+        cell = notebook_parameters(namespace)
+        if template or cell:
+            cls = cls.for_template(template or getattr(cls, "TEMPLATE", ""), cell)
         values = {f.name: namespace[f.name] for f in fields(cls) if f.name in namespace}
         return cls(**values)
 
     @classmethod
-    def for_template(cls, name: str) -> type:
-        """This config class for another template of the same model (`store-sales new exp005
-        --from exp001`): TEMPLATE and the `exp_name` default become `name`."""
-        if getattr(cls, "TEMPLATE", name) == name:
+    def for_template(cls, name: str, params: Sequence[Param] = ()) -> type:
+        """This config class for a template notebook: TEMPLATE and the `exp_name` default
+        become `name` (`store-sales new exp005 --from exp001` shares exp001's class), and every
+        parameter of its parameters cell is a field, with the cell's default (`params`)."""
+        own = {f.name: f for f in fields(cls)}
+        # a copied cell's `exp_name = "exp001"` names its source: the copy's default is its own
+        params = tuple(
+            p for p in params if not (p.name == "exp_name" and p.default == cls.TEMPLATE)
+        )
+        if getattr(cls, "TEMPLATE", name) == name and all(
+            p.name in own and own[p.name].default == p.default for p in params
+        ):
             return cls
-        key = (cls, name)
+        key = (cls, name, tuple((p.name, repr(p.default), p.help) for p in params))
         if key not in _RENAMED:
+            extra: dict[str, tuple] = {}
+            if name and name != getattr(cls, "TEMPLATE", name):
+                extra["exp_name"] = (str, field(default=name))
+            for p in params:
+                if p.name in own:  # the cell's default; the class's type and checks
+                    known = own[p.name]
+                    extra[p.name] = (known.type, _field(p.default, known.metadata))
+                else:
+                    extra[p.name] = (p.kind, _field(p.default, {"help": p.help}))
             _RENAMED[key] = make_dataclass(
-                f"{cls.__name__}_{name}",
-                [("exp_name", str, field(default=name))],
+                f"{cls.__name__}_{name or 'notebook'}",
+                [(n, t, f) for n, (t, f) in extra.items()],
                 bases=(cls,),
                 namespace={
-                    "TEMPLATE": name,
+                    "TEMPLATE": name or getattr(cls, "TEMPLATE", ""),
                     "__module__": cls.__module__,
-                    "RENAMED_FROM": cls.__name__,
+                    "RENAMED_FROM": getattr(cls, "RENAMED_FROM", cls.__name__),
                 },
             )
         return _RENAMED[key]

@@ -11,6 +11,10 @@ class ConfigError(UserError):
     """A template parameter that is out of range, of the wrong kind, or unknown."""
 
 
+class TrainingPathError(UserError):
+    """The refit that makes the submission did not train as the validated fit did."""
+
+
 class RunFailed(UserError):
     """A notebook run stopped on an exception; the message is one line, the traceback stays in
     the executed notebook (`notebook`) and in `traceback` (`--verbose` prints it)."""
@@ -33,6 +37,7 @@ USER_ERROR_NAMES = frozenset(
         "WandbLoginError",
         "FeatureError",
         "TuneError",
+        "TrainingPathError",
     }
 )
 

@@ -8,6 +8,7 @@ PyTorch, CatBoost, MLflow, the sweeps engine and Optuna are extras (`pip install
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.util import find_spec
 from typing import Any
 
@@ -15,13 +16,14 @@ from .errors import UserError
 
 DIST = "store-sales-templates"
 
-# a template's model (Checked.MODEL) or a feature -> (import name, pip extra)
+# a library a notebook's cells import, a tracker or a tool -> (import name, pip extra)
 EXTRAS: dict[str, tuple[str, str]] = {
     "lightgbm": ("lightgbm", ""),  # core: a broken install, not a missing extra
     "xgboost": ("xgboost", "xgboost"),
     "pytorch": ("torch", "torch"),
     "torch": ("torch", "torch"),
     "catboost": ("catboost", "catboost"),
+    "sklearn": ("sklearn", "sklearn"),
     "mlflow": ("mlflow", "mlflow"),
     "sweeps": ("sweeps", "sweeps"),
     "optuna": ("optuna", "optuna"),
@@ -50,8 +52,12 @@ def require(name: str, who: str = "") -> None:
         raise UserError(f"{who or name} needs {EXTRAS[name][0]}: {fix}")
 
 
-def require_for(template: str, model: str, params: dict[str, Any]) -> None:
-    """What a template run needs: its model's library and, with tracker=mlflow|both, MLflow."""
-    require(model, template)
+def require_for(template: str, imports: Iterable[str], params: dict[str, Any]) -> None:
+    """What a template run needs: the optional libraries its cells import (its model's, read
+    from the notebook, not from the template it was copied from) and, with
+    tracker=mlflow|both, MLflow."""
+    for module in sorted(set(imports)):
+        if module in EXTRAS and EXTRAS[module][0] == module:
+            require(module, template)
     if str(params.get("tracker", "")) in ("mlflow", "both"):
         require("mlflow", f"{template} with tracker={params['tracker']}")

@@ -72,7 +72,7 @@ def load(run: Run) -> tuple[CompetitionData, Panel]:
 def _run_info(run: Run, data: CompetitionData | None = None, files: dict | None = None):
     cfg = run.cfg
     kind = "" if data is None else "synthetic" if data.synthetic else "real"
-    tags = [run.template.model, scheme_tag(cfg.n_folds)]
+    tags = [run.model, scheme_tag(cfg.n_folds)]
     if kind:
         tags.append("synthetic" if kind == "synthetic" else "real-data")
     changed = cfg.changed()
@@ -93,7 +93,7 @@ def _run_info(run: Run, data: CompetitionData | None = None, files: dict | None 
         data_source=data.source if data is not None else None,
         data_kind=kind,
         template=run.template.name,
-        model=run.template.model,
+        model=run.model,
         scheme=scheme_tag(cfg.n_folds),
     )
 

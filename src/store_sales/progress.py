@@ -236,7 +236,9 @@ def steps(run) -> StepProgress:
     total is the most steps the adapter says a fit may run (`max_steps`)."""
     adapter = run.adapter
     total = getattr(adapter, "max_steps", None)
-    total = int(total) if isinstance(total, int) and not isinstance(total, bool) and total > 0 else None
+    total = (
+        int(total) if isinstance(total, int) and not isinstance(total, bool) and total > 0 else None
+    )
     unit = getattr(adapter, "step_unit", "round").split()[-1]  # "boosting round" -> "round"
     return StepProgress(total, unit)
 

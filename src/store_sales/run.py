@@ -55,13 +55,15 @@ class Run:
         (kept as code.py and hashed, see codeinfo)."""
         self.cfg = cfg
         self.template = templates.for_config(cfg)
-        self.dir, self.name = new_run_dir(cfg.exp_name, cfg.output_dir, self.template.model)
+        # the model's name is its adapter's, whatever template the notebook was copied from
+        self.model = adapter.name if adapter is not None else self.template.model
+        self.dir, self.name = new_run_dir(cfg.exp_name, cfg.output_dir, self.model)
         self.timings: dict[str, float] = {}
         self.metrics: dict = {
             "status": "running",
             "run_name": self.name,
             "template": self.template.name,
-            "model": self.template.model,
+            "model": self.model,
             "tracker": cfg.tracker,
             # who runs it: a "running" file whose process is gone was killed (runstate)
             "pid": os.getpid(),

@@ -70,7 +70,7 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
                 check_features(notebook, cfg.features)
         except ConfigError as err:
             raise ConfigError(f"{notebook.stem}: {err}".replace("Invalid config: ", "")) from None
-        extras.require_for(notebook.stem, template.model, {**declared, **params})
+        extras.require_for(notebook.stem, template.imports, {**declared, **params})
     return declared
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, TrainingPathError
 from .features import Feature, build_features, feature_names, select
 from .metrics import rmsle
 from .models.base import FitResult, ModelAdapter, StepEvent, StepHook
@@ -231,6 +231,30 @@ class Forecast:
     submission: pd.DataFrame | None = None  # as written to submission.csv
 
 
+def check_refit(adapter: ModelAdapter, fitted, refitted, steps: int) -> None:
+    """One training path: the refit holds exactly the validated step count and was trained
+    with the validated fit's settings (TrainingPathError, one line, before any submission)."""
+    held = adapter.steps(refitted)
+    if held is not None and int(held) != int(steps):
+        raise TrainingPathError(
+            f"the refit trained {held} {adapter.step_unit}s, not the validated {steps}: the "
+            "model cell's training call must train the step count it is given, with no early "
+            "stopping of its own"
+        )
+    a, b = adapter.settings(fitted), adapter.settings(refitted)
+    if a is None or b is None or a == b:
+        return
+    differ = sorted(k for k in a.keys() | b.keys() if a.get(k, "(unset)") != b.get(k, "(unset)"))
+    shown = ", ".join(
+        f"{k}: {a.get(k, '(unset)')!r} -> {b.get(k, '(unset)')!r}" for k in differ[:3]
+    )
+    more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+    raise TrainingPathError(
+        f"the refit was trained with other settings than the validated fit ({shown}{more}): "
+        "fit and refit must run the same training code (the adapter's `train`)"
+    )
+
+
 def forecast_test(
     panel,
     plan: Plan,
@@ -250,6 +274,7 @@ def forecast_test(
         rows = build_features(panel, np.sort(origins), zero_window, chosen)
     if refit:
         model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
+        check_refit(adapter, validation.fit.model, model, steps)
         rows = rows[rows["origin"].to_numpy() == plan.test_origin]
     else:
         model = validation.fit.model

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Checked
+from ..config import Checked, TemplateConfig, cell_parameters
 from ..errors import ConfigError
 from ..paths import notebooks_dir
 
@@ -31,12 +31,25 @@ class Template:
 
     @property
     def model(self) -> str:
-        return self.config.MODEL
+        """The model's name, as its adapter or estimator gives it (`model_label`), read from
+        the notebook's model cells without running them; the blend's is "blend"."""
+        if not self.is_model:
+            return getattr(self.config, "MODEL", "")
+        return model_label(cells(self.notebook, "model")) if self.notebook else ""
+
+    @property
+    def imports(self) -> set[str]:
+        """The top-level modules its code cells import (the extras check)."""
+        if self.notebook is None:
+            return set()
+        from .labels import imported_modules
+
+        return imported_modules(cells(self.notebook, ""))
 
     @property
     def is_model(self) -> bool:
         """A model template (not the blend): sweeps, tuning and benchmarks run these."""
-        return self.config.MODEL not in ("", "blend")
+        return issubclass(self.config, TemplateConfig)
 
     @property
     def hyperband_check_every(self) -> int:  # steps between two hyperband checks, local sweep
@@ -76,12 +89,14 @@ def config_class(spec: str) -> type[Checked]:
 
 
 def for_notebook(notebook: Path) -> Template | None:
-    """The template a notebook is (None: not a template, such as sweep.ipynb)."""
+    """The template a notebook is (None: not a template, such as sweep.ipynb). Its config class
+    has a field for every variable of its parameters cell (the cell is the schema)."""
     notebook = Path(notebook)
     spec = _metadata(notebook).get("config")
     if not spec:
         return None
-    return Template(notebook.stem, config_class(spec).for_template(notebook.stem), notebook)
+    params = [p for source in cells(notebook, "parameters") for p in cell_parameters(source) or []]
+    return Template(notebook.stem, config_class(spec).for_template(notebook.stem, params), notebook)
 
 
 class _Registry(Mapping):
@@ -134,13 +149,25 @@ def for_config(cfg: Checked) -> Template:
 
 
 def cells(notebook: Path, tag: str) -> list[str]:
-    """The sources of the notebook's code cells tagged `tag` (`features`, `model`)."""
+    """The sources of the notebook's code cells tagged `tag` (`features`, `model`; "": all)."""
     out = []
     for cell in _read(notebook).get("cells", []):
-        if cell.get("cell_type") == "code" and tag in cell.get("metadata", {}).get("tags", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and (not tag or tag in tags):
             source = cell.get("source", "")
             out.append("".join(source) if isinstance(source, list) else source)
     return out
+
+
+def model_label(sources: list[str]) -> str:
+    """The name of the model that model cells build, read without running them: the `name` of
+    the class that `adapter = Class(...)` calls (a class of the cells, or one of the package's,
+    read from its module's source), its `name="..."` argument, or the label of the estimator it
+    wraps (`Estimator(HistGradientBoostingRegressor(...))` -> "histgradientboosting"); "" when
+    the cells do not say. The kernel's adapter gives the same name (tests/test_templates.py)."""
+    from .labels import label_of_cells
+
+    return label_of_cells(sources)
 
 
 def notebook_namespace(name: str, cfg: Checked | None = None, tags=("features", "model")) -> dict:

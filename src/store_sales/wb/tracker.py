@@ -24,6 +24,7 @@ from .console import plain_stderr
 from .login import resolve_mode
 from .record import WandbRecord
 
+
 class WandbTracker(Tracker):
     name = "wandb"
     record = WandbRecord
