@@ -124,6 +124,7 @@ class ModelAdapter(ABC):
     def tracker_summary(self, tracker: str, model: Any) -> None:
         """`tracker`'s own summary of a trained model where the library has one (W&B's LightGBM
         `log_summary`); called with the tracker's run open."""
+        return None
 
     def feature_importance(self, model: Any) -> pd.Series | None:
         """Share of importance per feature (sums to 1), or None when the model has none."""
