@@ -38,9 +38,7 @@ def _cmd_run(args) -> int:
         print(_feature_list(runner.resolve_notebook(args.notebook), params))
         return 0
     if args.list_params:
-        notebook = runner.resolve_notebook(args.notebook)
-        for name, default in runner.notebook_parameters(notebook).items():
-            print(f"{name} = {default!r}")
+        print(runner.parameter_list(runner.resolve_notebook(args.notebook)))
         return 0
     out_dir = runner.run(args.notebook, params, log_output=not args.quiet)
     if args.quiet:  # otherwise the notebook's own closing lines were just printed

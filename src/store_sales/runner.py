@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,29 @@ def notebook_parameters(notebook: Path) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             out[name] = info["default"]
     return out
+
+
+def parameter_list(notebook: Path) -> str:
+    """`--list-params`: one line per variable of the parameters cell (the schema), with its
+    type and help; the template's config fields the cell leaves out, with their defaults."""
+    from .config import cell_parameters
+    from .templates import cells
+
+    params = [p for src in cells(notebook, "parameters") for p in cell_parameters(src) or []]
+    template = for_notebook(notebook)
+    kinds = {}
+    if template is not None:
+        kinds = {
+            f.name: f.type if isinstance(f.type, str) else f.type.__name__
+            for f in fields(template.config)
+        }
+    width = max((len(f"{p.name} = {p.default!r}") for p in params), default=0)
+    lines = [f"{notebook.stem}: {len(params)} parameters (-p NAME VALUE)"]
+    for p in params:
+        kind = kinds.get(p.name) or type(p.default).__name__
+        text = f"{p.name} = {p.default!r}"
+        lines.append(f"{text:<{width}}  {kind:<5}  {p.help}".rstrip())
+    return "\n".join(lines)
 
 
 def check_parameters(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:

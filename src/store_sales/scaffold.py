@@ -1,9 +1,10 @@
 """`store-sales new exp005 --from exp001`: a new template, generated from an existing one.
 
-The copy is the whole experiment: its features and model cells as they are in the source, its
-parameters cell and name changed, outputs stripped. It shares the source's config class
-(`Config.for_template`), so nothing in the package changes and it is a template at once
-(templates are discovered from the notebooks' metadata).
+The copy is the whole experiment: its parameters, features and model cells as they are in the
+source (a parameter added to the source's parameters cell stays one: the cell is the schema),
+`exp_name` and the markdown's mentions of the source renamed, outputs stripped. It shares the
+source's config class (`Config.for_template`), so nothing in the package changes and it is a
+template at once (templates are discovered from the notebooks' metadata).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .config import parameters_source
 from .errors import ConfigError
 from .paths import notebooks_dir
-from .templates import META_KEY, for_notebook
+from .templates import META_KEY, TEMPLATES, for_notebook
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+EXP_NAME = re.compile(r'^(exp_name\s*=\s*)(["\']).*?\2', re.M)  # the parameters cell's line
 
 
 def new_template(name: str, source: str, folder: Path | None = None) -> Path:
@@ -29,8 +30,10 @@ def new_template(name: str, source: str, folder: Path | None = None) -> Path:
         raise ConfigError(f"template name {name!r}: use a letter, then letters, digits, '_', '-'")
     src = resolve_notebook(source)
     template = for_notebook(src)
-    if template is None:
-        raise ConfigError(f"{src.name} is not a template (its metadata names no config)")
+    if template is None or not template.is_model:
+        raise ConfigError(
+            f"{src.stem} is not a model template; copy one of: {', '.join(TEMPLATES)}"
+        )
     folder = notebooks_dir() if folder is None else Path(folder)
     dst = folder / f"{name}.ipynb"
     if dst.exists():
@@ -41,18 +44,21 @@ def new_template(name: str, source: str, folder: Path | None = None) -> Path:
     meta["derived_from"] = src.stem
     meta["description"] = f"{meta.get('description') or src.stem} (from {src.stem})"
     old = src.stem
+    mention = re.compile(rf"\b{re.escape(old)}\b")
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if "parameters" in cell.metadata.get("tags", []):  # generated from the config
-                cell.source = parameters_source(template.config.for_template(name))
+            if "parameters" in cell.metadata.get("tags", []):  # copied: only its name changes
+                cell.source = EXP_NAME.sub(rf'\g<1>"{name}"', cell.source)
             cell.source = cell.source.replace(f'template="{old}"', f'template="{name}"')
+        elif cell.cell_type == "markdown":  # it describes the new template, not its source
+            cell.source = mention.sub(name, cell.source)
     title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
-    if title is not None and title.source.startswith(f"# {old}"):
+    if title is not None and title.source.startswith(f"# {name}"):
         first, _, rest = title.source.partition("\n")
-        title.source = f"# {name}{first[len(old) + 2 :]} (from {old})\n{rest}"
+        title.source = f"{first} (from {old})\n{rest}"
     nbformat.validate(nb)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with open(dst, "x", encoding="utf-8") as f:  # never over another template
