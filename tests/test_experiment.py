@@ -73,7 +73,7 @@ def test_new_refuses_a_taken_name_and_a_non_template(notebooks, capsys):
     assert "exists" in _one_error_line(capsys)
     (notebooks / "plain.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
     assert main(["new", "exp006", "--from", "plain"]) == 2
-    assert "not a template" in _one_error_line(capsys)
+    assert "plain is not a model template; copy one of: exp001" in _one_error_line(capsys)
     assert main(["new", "6 bad", "--from", "exp001"]) == 2
     assert not (notebooks / "exp006.ipynb").exists()
 

@@ -295,13 +295,24 @@ def _fixed_for_config(fixed: dict, declared: dict) -> dict:
     return {k: v for k, v in fixed.items() if k in declared and k not in RESERVED}
 
 
-def _check_fixed(fixed: dict, declared: dict, config_cls) -> list[str]:
+# what the sweep or tune sets for every trial instead of a reserved parameter
+SET_FOR_EACH_TRIAL = {
+    "output_dir": "each trial gets its own folder in the {engine}'s folder",
+    "sweep_dir": "it points each trial at the {engine}'s folder (pruning, results)",
+    "wandb_mode": "every trial logs to W&B offline (`wandb sync` the runs later); "
+    "`store-sales sweep create/agent` runs trials online",
+    "wandb_group": "the trials are grouped by the {engine}'s name",
+}
+
+
+def _check_fixed(fixed: dict, declared: dict, config_cls, engine: str = "sweep") -> list[str]:
     problems = []
     for name in fixed:
         if name not in declared:
             problems.append(f"fixed parameter {name!r} is not a template parameter")
         elif name in RESERVED:
-            problems.append(f"fixed parameter {name!r} is set by the sweep for each trial")
+            instead = SET_FOR_EACH_TRIAL[name].format(engine=engine)
+            problems.append(f"{name!r} cannot be fixed: the {engine} sets it ({instead})")
     if config_cls is not None and not problems:
         try:
             config_cls(**fixed)

@@ -80,8 +80,8 @@ def tune(
     fixed = dict(fixed or {})
     space = check(cfg, template, fixed, allow_large_grid, grid=sampler == "grid")
 
-    name = study or f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', str(cfg.get('name') or template))}-"
-    name = study or name + datetime.now().strftime("%Y%m%d-%H%M%S")
+    # the template tuned names the study, not the YAML (configs/sweep.yaml is exp001's)
+    name = study or f"{Path(template).stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise TuneError(f"study name {name!r}: use letters, digits, '_', '-', '.'")
     folder = Path(study_dir).expanduser().resolve() if study_dir else outputs_root() / "tune" / name

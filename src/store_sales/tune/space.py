@@ -219,7 +219,7 @@ def check(
                     problems.append(f"{pname}={value!r}: {err}")
     if params and not distributions and not problems:
         problems.append("parameters: every parameter is a constant; nothing to tune")
-    problems += spec._check_fixed(fixed, declared, config_cls)
+    problems += spec._check_fixed(fixed, declared, config_cls, engine="tune")
     space = Space(distributions, constants, declared, name)
     if grid and not problems:
         try:

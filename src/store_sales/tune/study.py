@@ -113,9 +113,13 @@ def adopt(study, identity: dict) -> int:
     identity = to_jsonable(identity)
     attrs = study.user_attrs
     if "store_sales" in attrs and attrs["store_sales"] != identity:
+        made = attrs["store_sales"]
+        words = {"template": "template", "config": "search space", "fixed": "fixed parameters"}
+        differ = [w for k, w in words.items() if made.get(k) != identity.get(k)]
+        was = f" (it tunes {made.get('template')})" if "template" in differ[:1] else ""
         raise TuneError(
-            f"study {study.study_name} was made for another template, search space or fixed "
-            "parameters; pick a new --study"
+            f"study {study.study_name} was made with another {' and '.join(differ)}{was}; "
+            "resume it with the same ones, or pick a new --study"
         )
     if "store_sales" not in attrs:
         study.set_user_attr("store_sales", identity)
