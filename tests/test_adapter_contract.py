@@ -128,3 +128,74 @@ def test_importance_is_a_share_per_feature_or_none(fitted, rows):
     if importance is not None:
         assert set(importance.index) <= set(rows[2])
         assert importance.sum() == pytest.approx(1.0) and (importance >= 0).all()
+
+
+# ---- one training path: an edit of the model cell's training call reaches the refit -----------
+# Each template's model cell edited as a user would: another objective or an extra parameter in
+# the training call (or the adapter's settings, for exp003's package network). (old, new, the
+# settings key, the value the edit sets there).
+EDITS = {
+    "exp001": (
+        "        return lgb.train(",
+        '        params = {**params, "objective": "huber"}\n        return lgb.train(',
+        "objective",
+        "huber",
+    ),
+    "exp002": (
+        "        return xgb.train(",
+        '        params = {**params, "objective": "reg:pseudohubererror"}\n'
+        "        return xgb.train(",
+        "learner.objective.name",
+        "reg:pseudohubererror",
+    ),
+    "exp003": (
+        "adapter = TorchMLPAdapter(cfg)",
+        "from dataclasses import replace\n\nadapter = TorchMLPAdapter(replace(cfg, dropout=0.25))",
+        "dropout",
+        0.25,
+    ),
+    "exp004": (
+        "        model = CatBoostRegressor(\n            **self.params,",
+        '        model = CatBoostRegressor(\n            **{**self.params, "l2_leaf_reg": 7.5},',
+        "l2_leaf_reg",
+        7.5,
+    ),
+}
+
+
+def test_every_model_template_has_an_edit_of_its_training_call_here():
+    assert set(NAMES) <= set(EDITS), "add the new template's model-cell edit to EDITS"
+
+
+def _edited_adapter(name: str):
+    old, new, _, _ = EDITS[name]
+    (source,) = templates.cells(TEMPLATES[name].notebook, "model")
+    assert old in source, f"{name}'s model cell changed: update EDITS"
+    config = TEMPLATES[name].config
+    quiet = {"log_period": 0} if "log_period" in config.__dataclass_fields__ else {}
+    namespace = {"cfg": config(**SMALL[name], **quiet, num_threads=1), "__name__": "__main__"}
+    exec(compile(source.replace(old, new), f"{name}[model, edited]", "exec"), namespace)
+    return namespace["adapter"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_edit_of_the_training_call_reaches_the_refit_and_its_saved_model(name, rows, tmp_path):
+    _, _, key, value = EDITS[name]
+    train, val, features = rows
+    adapter = _edited_adapter(name)
+    fit = adapter.fit(train, val, features)
+    refit = adapter.refit(train, features, fit.best_step)
+    assert adapter.settings(fit.model)[key] == value
+    assert adapter.settings(refit) == adapter.settings(fit.model)  # the pipeline checks this
+    assert adapter.steps(refit) == fit.best_step
+    saved = adapter.settings(adapter.load(adapter.save(refit, tmp_path / adapter.model_file)))
+    assert saved[key] == value
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_adapter_gives_the_models_name_and_step_budget(name):
+    adapter = _adapter(name)
+    assert adapter.name == TEMPLATES[name].model  # read from the model cell, before any kernel
+    assert adapter.max_steps == max(
+        v for k, v in SMALL[name].items() if k in ("num_boost_round", "max_epochs", "iterations")
+    )
