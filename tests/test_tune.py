@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,46 @@ def test_every_problem_is_listed_together_before_any_training():
     text = str(err.value)
     for part in ("Optuna has no normal", "num_leaves is an integer", "no_such", "sweep_dir"):
         assert part in text, part
+
+
+def test_fixing_a_parameter_tune_sets_says_what_it_sets_instead():
+    with pytest.raises(TuneError) as err:
+        check(space_of(learning_rate={"values": [0.1, 0.2]}), "exp001", {"wandb_mode": "online"})
+    assert "'wandb_mode' cannot be fixed: the tune sets it (every trial logs to W&B offline" in str(
+        err.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"template": "exp002"}, "another template (it tunes exp001)"),
+        ({"config": {"parameters": {"num_leaves": {"values": [7]}}}}, "another search space"),
+        ({"fixed": {"seed": 1}}, "another fixed parameters"),
+    ],
+)
+def test_a_refused_resume_says_what_differs(tmp_path, change, said):
+    identity = {"template": "exp001", "config": {"parameters": {}}, "fixed": {}}
+    url = st.sqlite_url(tmp_path / "study.db")
+    assert st.adopt(st.open_study("s", url, create=True), identity) == 0
+    with pytest.raises(TuneError, match="^" + re.escape(f"study s was made with {said}")):
+        st.adopt(st.open_study("s", url, create=True), {**identity, **change})
+
+
+def test_the_default_study_is_named_by_the_template_tuned(tmp_path, monkeypatch):
+    from store_sales.tune import optimize
+
+    monkeypatch.setattr(optimize, "_worker", lambda *a, **k: None)  # no trials: just the study
+    monkeypatch.setattr(optimize, "summarize", lambda folder: folder)
+    monkeypatch.setattr(optimize, "outputs_root", lambda: tmp_path)
+    spec = tmp_path / "s.yaml"  # named for exp001, as configs/sweep.yaml is
+    spec.write_text(
+        "name: exp001-lgbm\nmethod: random\nmetric: {name: val/rmsle, goal: minimize}\n"
+        "parameters:\n  learning_rate: {values: [0.1]}\n"
+    )
+    optimize.tune("exp002", trials=1, config=str(spec))
+    (folder,) = (tmp_path / "tune").iterdir()
+    assert folder.name.startswith("exp002-")
 
 
 def test_a_value_out_of_the_template_range_is_refused():

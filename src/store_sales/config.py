@@ -418,3 +418,10 @@ def unit_interval(cfg, *names: str) -> list[str]:
 
 def at_least_one(cfg, *names: str) -> list[str]:
     return [f"{n}={getattr(cfg, n)!r} must be >= 1" for n in names if getattr(cfg, n) < 1]
+
+
+@dataclass
+class NotebookConfig(BoostingFields, TemplateConfig):
+    """A template whose model's own fields live in its notebook's parameters cell alone (exp005):
+    the shared fields (run, validation, features, early stopping, threads) and their checks
+    here; the cell adds the model's, typed by their defaults (`Checked.for_template`)."""
