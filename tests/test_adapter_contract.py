@@ -184,7 +184,8 @@ def test_an_edit_of_the_training_call_reaches_the_refit_and_its_saved_model(name
     train, val, features = rows
     adapter = _edited_adapter(name)
     fit = adapter.fit(train, val, features)
-    refit = adapter.refit(train, features, fit.best_step)
+    # later rows, as the pipeline's refit has: what the data alone sets may differ, no setting
+    refit = adapter.refit(train.iloc[len(train) // 3 :], features, fit.best_step)
     assert adapter.settings(fit.model)[key] == value
     assert adapter.settings(refit) == adapter.settings(fit.model)  # the pipeline checks this
     assert adapter.steps(refit) == fit.best_step

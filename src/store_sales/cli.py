@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("new", help="a new template notebook from an existing one")
-    p.add_argument("name", help="the new template's name (exp005)")
+    p.add_argument("name", help="the new template's name (exp006)")
     p.add_argument("--from", dest="source", default="exp001", help="template to start from")
     p.set_defaults(func=_cmd_new)
 

@@ -4,7 +4,7 @@ A template's config is flat (its fields are the notebook's papermill parameters 
 config), built from small bases so that run and validation fields are declared once:
 
     @dataclass
-    class Exp002Config(TemplateConfig, template="exp002", model="xgboost"):
+    class Exp002Config(BoostingFields, TemplateConfig, template="exp002"):
         learning_rate: float = 0.05  # XGBoost's eta
         ...
 """
@@ -204,7 +204,7 @@ class Checked:
     @classmethod
     def for_template(cls, name: str, params: Sequence[Param] = ()) -> type:
         """This config class for a template notebook: TEMPLATE and the `exp_name` default
-        become `name` (`store-sales new exp005 --from exp001` shares exp001's class), and every
+        become `name` (`store-sales new exp006 --from exp001` shares exp001's class), and every
         parameter of its parameters cell is a field, with the cell's default (`params`)."""
         own = {f.name: f for f in fields(cls)}
         # a copied cell's `exp_name = "exp001"` names its source: the copy's default is its own
@@ -284,16 +284,14 @@ class TemplateConfig(Checked, FeatureFields, ValidationFields, RunFields):
     model fields and their checks. Field names are the notebook's papermill parameters; `asdict`
     of a config is the tracked config.
 
-    `class Exp005Config(TemplateConfig, template="exp005", model="lightgbm")` names the template
-    once: TEMPLATE, MODEL and the `exp_name` default."""
+    `class Exp006Config(TemplateConfig, template="exp006")` names the template once: TEMPLATE
+    and the `exp_name` default. The model's name is not the config's: it is the adapter's, read
+    from the notebook's model cell (templates.labels), so a copy is named by what it trains."""
 
     TEMPLATE: ClassVar[str] = ""  # the notebook's stem, key of the template registry
-    MODEL: ClassVar[str] = ""  # part of the run name and a tag; not a parameter
 
-    def __init_subclass__(cls, template: str = "", model: str = "", **kwargs):
+    def __init_subclass__(cls, template: str = "", **kwargs):
         super().__init_subclass__(**kwargs)
-        if model:
-            cls.MODEL = model
         if template:
             cls.TEMPLATE = template
             own = inspect.get_annotations(cls)

@@ -1,4 +1,4 @@
-"""`store-sales new exp005 --from exp001`: a new template, generated from an existing one.
+"""`store-sales new exp006 --from exp001`: a new template, made from an existing one.
 
 The copy is the whole experiment: its parameters, features and model cells as they are in the
 source (a parameter added to the source's parameters cell stays one: the cell is the schema),

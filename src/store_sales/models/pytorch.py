@@ -127,8 +127,10 @@ class TorchMLPAdapter(ModelAdapter):
         return model.epochs
 
     def settings(self, model: TorchModel) -> dict:
-        """The network as built (layers, embeddings, dropout): a refit's must be the fit's."""
-        return asdict(model.net.cfg)
+        """The network as built (hidden layers, dropout, the wide path): a refit's must be the
+        fit's. Input sizes are left out: the rows set them (missing indicators, categories)."""
+        net = asdict(model.net.cfg)
+        return {k: v for k, v in net.items() if k not in ("n_numeric", "cardinalities", "emb_dims")}
 
     def integration(self, tracker: str) -> Integration | None:
         """W&B's PyTorch integration when `wandb_watch` is on: `wandb.watch` on the network

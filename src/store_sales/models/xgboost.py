@@ -84,6 +84,8 @@ class _EarlyStopping(xgb.callback.EarlyStopping):
 
 
 CATEGORIES_ATTR = "store_sales_categories"
+# configuration keys a refit may differ in: threads, the tree count, the data's intercept
+_NOT_SETTINGS = frozenset({"nthread", "n_jobs", "num_trees", "base_score"})
 
 
 def _remember_categories(model: xgb.Booster, frame: pd.DataFrame, features) -> xgb.Booster:
@@ -223,14 +225,15 @@ class XGBoostAdapter(ModelAdapter):
 
     def settings(self, model) -> dict:
         """The learner's configuration as XGBoost saved it (objective, tree and booster
-        parameters), less threads and the tree count: one flat dict of dotted names."""
+        parameters), less threads, the tree count and the intercept XGBoost estimates from the
+        training rows (`base_score`): one flat dict of dotted names."""
         flat: dict = {}
 
         def walk(node, prefix):
             for key, value in node.items():
                 if isinstance(value, dict):
                     walk(value, f"{prefix}{key}.")
-                elif key not in ("nthread", "n_jobs", "num_trees"):
+                elif key not in _NOT_SETTINGS:
                     flat[prefix + key] = value
 
         walk(json.loads(model.save_config()), "")

@@ -3,7 +3,7 @@ names its config class (`"store_sales": {"config": "store_sales.templates.exp001
 
 The notebook is the experiment: its cells hold the features it adds and the model it trains (the
 cells tagged `features` and `model`). The config class holds the parameters and their checks;
-templates may share one (`store-sales new exp005 --from exp001` makes exp005 with exp001's config
+templates may share one (`store-sales new exp006 --from exp001` makes exp006 with exp001's config
 class, renamed). Nothing is listed by hand: a notebook added to `notebooks/` is a template.
 """
 

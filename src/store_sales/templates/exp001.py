@@ -11,7 +11,7 @@ DEVICES = ("cpu", "gpu", "cuda", "auto")  # LightGBM's device_type, and auto
 
 
 @dataclass
-class Exp001Config(BoostingFields, TemplateConfig, template="exp001", model="lightgbm"):
+class Exp001Config(BoostingFields, TemplateConfig, template="exp001"):
     # LightGBM
     learning_rate: float = 0.05  # shrinkage of each tree
     num_leaves: int = 127  # leaves per tree (trees grow leaf by leaf)

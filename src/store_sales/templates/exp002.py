@@ -22,7 +22,7 @@ DEVICES = ("cpu", "cuda", "auto")  # XGBoost's device, and auto
 
 
 @dataclass
-class Exp002Config(BoostingFields, TemplateConfig, template="exp002", model="xgboost"):
+class Exp002Config(BoostingFields, TemplateConfig, template="exp002"):
     # XGBoost
     learning_rate: float = 0.05  # eta
     grow_policy: str = "depthwise"  # depthwise | lossguide (lossguide is ~30x slower on CPU)

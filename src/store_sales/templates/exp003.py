@@ -25,7 +25,7 @@ __all__ = ["Exp003Config", "parse_hidden_sizes"]
 
 
 @dataclass
-class Exp003Config(MLPFields, TemplateConfig, template="exp003", model="pytorch"):
+class Exp003Config(MLPFields, TemplateConfig, template="exp003"):
     """exp003's parameters: the run's (TemplateConfig) and the MLP's (models.torch_params)."""
 
     HYPERBAND_CHECK_EVERY: ClassVar[int] = 1  # a step is an epoch: judge every one

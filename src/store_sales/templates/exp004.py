@@ -14,7 +14,7 @@ from ..config import BoostingFields, TemplateConfig, at_least_one, unit_interval
 
 
 @dataclass
-class Exp004Config(BoostingFields, TemplateConfig, template="exp004", model="catboost"):
+class Exp004Config(BoostingFields, TemplateConfig, template="exp004"):
     # CatBoost
     learning_rate: float = 0.1  # shrinkage of each tree
     depth: int = 8  # depth of the symmetric (oblivious) trees
