@@ -209,7 +209,9 @@ class Checked:
         own = {f.name: f for f in fields(cls)}
         # a copied cell's `exp_name = "exp001"` names its source: the copy's default is its own
         params = tuple(
-            p for p in params if not (p.name == "exp_name" and p.default == cls.TEMPLATE)
+            p
+            for p in params
+            if not (p.name == "exp_name" and p.default == getattr(cls, "TEMPLATE", None))
         )
         if getattr(cls, "TEMPLATE", name) == name and all(
             p.name in own and own[p.name].default == p.default for p in params
