@@ -44,10 +44,16 @@ def test_synth_writes_the_seven_files(tmp_path, capsys):
 
 def test_list_params_prints_name_equals_default(capsys, project_root):
     assert main(["run", "exp001", "--list-params"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert "n_folds = 1" in lines
-    assert "learning_rate = 0.05" in lines
-    assert "exp_name = 'exp001'" in lines
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header == f"exp001: {len(lines)} parameters (-p NAME VALUE)"
+    rows = {line.split()[0]: line.split(maxsplit=4)[2:] for line in lines}  # value, type, help
+    assert rows["n_folds"] == [
+        "1",
+        "int",
+        "time-series CV folds, each 16 days earlier than the last",
+    ]
+    assert rows["learning_rate"] == ["0.05", "float", "shrinkage of each tree"]
+    assert rows["exp_name"] == ["'exp001'", "str"]
     assert all(" = " in line for line in lines) and len(lines) > 10
     assert not any(project_root.iterdir())  # listing runs nothing, makes no folder
 
