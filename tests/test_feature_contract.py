@@ -277,6 +277,62 @@ def test_the_runner_scans_a_notebooks_features_without_running_it(tmp_path):
     assert found == {"a": ("mine", "first line"), "b": ("notebook", "")}
 
 
+@pytest.mark.parametrize(
+    "decorator",
+    ['@feature("mean_7")', '@feature(name="mean_7", group="mine")', "@feature()"],
+)
+def test_a_notebook_feature_named_like_a_builtin_is_refused_before_the_kernel(
+    tmp_path, decorator, capsys
+):
+    import nbformat
+
+    from store_sales import cli, runner
+
+    path = tmp_path / "exp001.ipynb"
+    nb = nbformat.read(runner.resolve_notebook("exp001"), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "features" in c.metadata.get("tags", []))
+    cell = f"{decorator}\ndef mean_7(known):\n    return known.y[:, -1]\n"
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(cell))
+    nbformat.write(nb, path)
+    with pytest.raises(ConfigError) as err:
+        runner.check_config(path, {})
+    message = str(err.value)
+    assert message == (
+        "exp001: @feature('mean_7') is the name of a built-in feature; give yours another name"
+    )
+    assert cli.main(["run", str(path), "-p", "output_dir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # no run folder, no kernel
+
+
+def test_a_notebook_feature_named_like_a_group_is_refused_before_the_kernel(tmp_path):
+    import nbformat
+
+    from store_sales import runner
+
+    path = tmp_path / "exp001.ipynb"
+    nb = nbformat.read(runner.resolve_notebook("exp001"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("@feature('yearly')\ndef f(k):\n    return 1\n"))
+    nbformat.write(nb, path)
+    with pytest.raises(ConfigError, match="'yearly'\\) is the name of a feature group"):
+        runner.check_config(path, {})
+
+
+def test_an_exception_in_a_feature_names_the_feature(panel):
+    def boom(known):
+        return known.y[:, -1] / 0 if known.origin < 0 else {}["missing"]
+
+    broken = F.Feature("boom", boom, "notebook", "", False)
+    origin = panel.last_train - 3
+    with pytest.raises(F.FeatureError) as err:
+        build_features(panel, [origin], features=[*select("last"), broken])
+    day = panel.day(origin).date()
+    assert (
+        str(err.value) == f"feature 'boom' failed at origin {origin} ({day}): KeyError: 'missing'"
+    )
+    assert isinstance(err.value.__cause__, KeyError)
+
+
 def test_categorical_features_stay_categories(panel):
     rows = build_features(panel, [panel.last_train], features=select("ids"))
     for name in F.CATEGORICAL:
