@@ -5,11 +5,12 @@ features pass; the data is restored bit-exactly, also when a feature raises."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LabelAdapter
+from conftest import QUICK, LabelAdapter
 
 from store_sales import pipeline
 from store_sales.data import load_data
@@ -240,3 +241,34 @@ def test_validate_audits_before_any_training(small_data_dir, tmp_path, registere
         pipeline.validate(run, panel)
     assert adapter.fits == []
     run.finish(1)
+
+
+@pytest.mark.e2e
+def test_an_edited_exp001_with_a_leaking_feature_stops_before_training(small_data_dir, tmp_path):
+    """The user's case: a features cell reading the notebook's global `panel` past the origin.
+    The run fails with the one line naming the feature, before any model is trained."""
+    import nbformat
+
+    from store_sales import runner
+    from store_sales.errors import RunFailed
+
+    path = tmp_path / "exp001.ipynb"
+    nb = nbformat.read(runner.resolve_notebook("exp001"), as_version=4)
+    cell = next(c for c in nb.cells if "features" in c.metadata.get("tags", []))
+    cell.source += "\n\n" + PEEK_FUTURE
+    nbformat.write(nb, path)
+    out = tmp_path / "run"
+    params = {
+        **QUICK["exp001"],
+        "data_dir": str(small_data_dir),
+        "output_dir": str(out),
+        "tracker": "none",
+        "features": "default,+peek_future",
+    }
+    with pytest.raises(RunFailed) as err:
+        runner.run(path, params, log_output=False)
+    assert str(err.value) == f"feature 'peek_future' changed when {SALES} changed: {LEAKS}"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and "leak_audit" in metrics["timings"]
+    assert not {"features", "train"} & set(metrics["timings"])  # no rows built, no fit
+    assert not list(out.glob("model*")) and not (out / "submission.csv").exists()
