@@ -25,7 +25,6 @@ own); a config's `features` string selects from it ("default,-year_ago,+mean_7_a
 from __future__ import annotations
 
 import difflib
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -52,31 +51,36 @@ def _frozen(a: np.ndarray, copy: bool = True) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _owned_dtype(dtype: pd.CategoricalDtype) -> pd.CategoricalDtype:
-    """An equal dtype with its own copy of the categories (immutable: shared by every origin;
-    cached, as building one validates the categories)."""
-    return pd.CategoricalDtype(dtype.categories.copy(deep=True), dtype.ordered)
-
-
-def _owned_frame(frame: pd.DataFrame, rows: slice = slice(None)) -> pd.DataFrame:
-    """`frame.iloc[rows]` whose every column is a frozen copy (a Categorical: frozen codes, own
-    categories): an `iloc` slice or `.copy()` would keep blocks (or CoW references) of the
-    whole frame, reachable through a column's `.to_numpy().base`. Read-only: a feature cannot
-    change what the next one sees."""
-    columns: dict[str, object] = {}
-    for name in frame.columns:
-        col = frame[name]
+def frame_columns(frame: pd.DataFrame) -> dict[str, object]:
+    """A frame's columns as arrays to cut per origin (`owned_frame`): numpy arrays, and
+    Categoricals with their own copy of the categories (immutable, so one per panel will do).
+    Views of the panel's frame: never handed to a feature. Taken once for all the origins of a
+    build: taking a column out of a DataFrame costs more than cutting and copying it."""
+    out: dict[str, object] = {}
+    for name, col in frame.items():
         if isinstance(col.dtype, pd.CategoricalDtype):
-            cat = col.array[rows]
-            columns[name] = pd.Categorical.from_codes(
-                _frozen(cat.codes), dtype=_owned_dtype(cat.dtype), validate=False
-            )
-        elif isinstance(col.dtype, np.dtype):
-            columns[name] = _frozen(col.to_numpy()[rows])
+            own = pd.CategoricalDtype(col.dtype.categories.copy(deep=True), col.dtype.ordered)
+            out[name] = pd.Categorical.from_codes(col.array.codes, dtype=own, validate=False)
+        else:
+            out[name] = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+    return out
+
+
+def owned_frame(columns: dict[str, object], rows: slice = slice(None)) -> pd.DataFrame:
+    """The `rows` of `frame_columns`' columns as a frame whose every column is a frozen copy
+    (a Categorical: frozen codes): an `iloc` slice or `.copy()` of the panel's frame would keep
+    its blocks (or CoW references to them), reachable through a column's `.to_numpy().base`.
+    Read-only: a feature cannot change what the next one sees."""
+    cut: dict[str, object] = {}
+    for name, values in columns.items():
+        if isinstance(values, pd.Categorical):
+            codes = _frozen(values.codes[rows])
+            cut[name] = pd.Categorical.from_codes(codes, dtype=values.dtype, validate=False)
+        elif isinstance(values, np.ndarray):
+            cut[name] = _frozen(values[rows])
         else:  # another extension array (a column a notebook added): a copy
-            columns[name] = col.array[rows].copy()
-    return pd.DataFrame(columns, copy=False)  # copy=False: keeps the frozen arrays as they are
+            cut[name] = values[rows].copy()
+    return pd.DataFrame(cut, copy=False)  # copy=False: keeps the frozen arrays as they are
 
 
 class Known:
@@ -89,9 +93,11 @@ class Known:
     `local_holiday` (n_stores, 16): a regional or local holiday at the store on each target day.
     `series` (S rows): store_nbr, family, city, state, type, cluster; `store_of` (S,) is the row
     of each series' store in the store arrays. `h` is 1..16, `target_days` their day indices.
+
+    `frames`: `frame_columns` of the panel's calendar and series, taken once for many origins.
     """
 
-    def __init__(self, panel, origin: int):
+    def __init__(self, panel, origin: int, frames: tuple[dict, dict] | None = None):
         origin = int(origin)
         if not 0 <= origin <= panel.last_train:
             raise ValueError(f"origin {origin} is not in 0..{panel.last_train}")
@@ -101,9 +107,10 @@ class Known:
         self.y = _frozen(panel.y[:, :end])
         self.promo = _frozen(panel.promo[:, : end + HORIZON])
         self.transactions = _frozen(panel.log_trans[:, :end])
-        self.calendar = _owned_frame(panel.calendar, slice(end, end + HORIZON))
+        calendar, series = frames or (frame_columns(panel.calendar), frame_columns(panel.series))
+        self.calendar = owned_frame(calendar, slice(end, end + HORIZON))
         self.local_holiday = _frozen(panel.local_holiday[:, end : end + HORIZON])
-        self.series = _owned_frame(panel.series)
+        self.series = owned_frame(series)
         self.store_of = _frozen(panel.store_of)
         self.h = _frozen(np.arange(1, HORIZON + 1), copy=False)
         self.target_days = _frozen(origin + self.h, copy=False)
