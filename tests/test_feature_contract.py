@@ -109,17 +109,20 @@ def _exposed(name: str, value) -> list[np.ndarray]:
     pytest.fail(f"Known.{name} is a {type(value).__name__}: teach this test to check it")
 
 
-def _known_everything(panel, origin) -> Known:
-    known = Known(panel, origin)
+def _known_everything(panel, origin, build: bool = False) -> Known:
+    """A Known with its cached properties computed; `build`: as `build_features` makes it."""
+    frames = (F.contract.frame_columns(panel.calendar), F.contract.frame_columns(panel.series))
+    known = Known(panel, origin, frames if build else None)
     for name, attr in vars(Known).items():  # cached properties land in vars(known)
         if isinstance(attr, F.contract.cached_property):
             getattr(known, name)
     return known
 
 
-def test_every_attribute_of_known_owns_its_memory(panel):
+@pytest.mark.parametrize("build", [False, True], ids=["alone", "as-built"])
+def test_every_attribute_of_known_owns_its_memory(panel, build):
     origin = panel.last_train - 40
-    known = _known_everything(panel, origin)
+    known = _known_everything(panel, origin, build)
     held = _reachable_arrays(panel)  # every array the panel holds, its frames' blocks included
     assert len(held) >= 8 + len(panel.calendar.columns)
     exposed = {name: _exposed(name, value) for name, value in vars(known).items()}

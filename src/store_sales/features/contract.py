@@ -53,7 +53,7 @@ def _frozen(a: np.ndarray, copy: bool = True) -> np.ndarray:
 
 def frame_columns(frame: pd.DataFrame) -> dict[str, object]:
     """A frame's columns as arrays to cut per origin (`owned_frame`): numpy arrays, and
-    Categoricals with their own copy of the categories (immutable, so one per panel will do).
+    Categoricals with their own copy of the categories (immutable: one copy serves a build).
     Views of the panel's frame: never handed to a feature. Taken once for all the origins of a
     build: taking a column out of a DataFrame costs more than cutting and copying it."""
     out: dict[str, object] = {}
