@@ -25,6 +25,7 @@ from .data import SCHEMAS, CompetitionData, load_data
 from .envinfo import environment, fingerprint
 from .errors import ConfigError
 from .features import Panel, build_panel, feature_names, select
+from .features.audit import audit as audit_features
 from .jsonio import to_jsonable
 from .models.base import ModelAdapter
 from .run import Run
@@ -66,6 +67,7 @@ def load(run: Run) -> tuple[CompetitionData, Panel]:
         files = fingerprint(data.source, SCHEMAS)
     run.tracker.start(_run_info(run, data, files))
     run.metrics["data"] = "synthetic" if data.synthetic else "real"
+    run.data, run.panel = data, panel  # the objects a notebook's globals name: audited
     return data, panel
 
 
@@ -103,6 +105,8 @@ def validate(run: Run, panel: Panel) -> Validation:
     cfg = run.cfg
     plan = make_plan(panel.last_train, cfg.n_origins, cfg.origin_stride, cfg.n_folds)
     run.plan = plan
+    with run.phase("leak_audit"):  # the notebook's own features, before any training
+        audit_features(run.features, plan.val_origin, panel, run.panel, run.data)
     for fold in plan.folds:
         dates = panel.day(fold.val_origin + 1).date(), panel.day(fold.val_origin + 16).date()
         print(

@@ -76,6 +76,7 @@ class Run:
         self.features: list = []  # the features.Feature the rows carry (pipeline.start)
         self.finished = False
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
+        self.data = self.panel = None  # what pipeline.load read (the leak audit alters them)
         self._t0 = time.perf_counter()
         write_json(self.dir / "metrics.json", self.metrics)
         self._signals = _catch_signals()

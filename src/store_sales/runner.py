@@ -108,13 +108,19 @@ def known_features(notebook: Path) -> dict[str, tuple[str, str]]:
 
 
 def check_features(notebook: Path, spec: str) -> None:
-    """A `features` string against what the notebook will have registered (ConfigError)."""
-    from .features import REGISTRY, resolve
+    """A `features` string against what the notebook will have registered, and the notebook's
+    own feature names against the built-ins' and their groups' (ConfigError)."""
+    from .features import ALL, DEFAULT, REGISTRY, groups, resolve
+    from .features.scan import declared_in
 
-    known = known_features(notebook)
-    resolve(
-        spec, {n: g for n, (g, _) in known.items()}, [f for f in REGISTRY if REGISTRY[f].builtin]
-    )
+    builtin = {f.name: f.group for f in REGISTRY.values() if f.builtin}
+    group_names = {*groups(f for f in REGISTRY.values() if f.builtin), DEFAULT, ALL}
+    own = declared_in(notebook)
+    for name in own:  # registering it would fail only in the kernel
+        if name in builtin or name in group_names:
+            kind = "a built-in feature" if name in builtin else "a feature group"
+            raise ConfigError(f"@feature({name!r}) is the name of {kind}; give yours another name")
+    resolve(spec, {**builtin, **{n: g for n, (g, _) in own.items()}}, builtin)
 
 
 def run(

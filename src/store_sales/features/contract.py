@@ -8,11 +8,15 @@
 
 A forecast made at origin `o` (the last day whose sales are known) for day `o + h`, h = 1..16,
 may use sales and transactions up to `o`, plus what the competition publishes for the future:
-promotions, the calendar, oil and holidays of the 16 target days. `Known` holds exactly that, as
-fresh read-only copies cut at the origin, never views of the whole panel (a view's `.base` would
-reach past the origin), so a feature written in a notebook cell cannot leak by construction.
-Validation, training and test rows all come from the same functions, so a feature that would be
-missing on the test (like a `lag_7` for h > 7) cannot exist here.
+promotions, the calendar, oil and holidays of the 16 target days. `Known` holds exactly that:
+every array, and every column of its frames, is a read-only copy cut at the origin that owns its
+memory, never a view of the panel (a view's `.base` would reach past the origin). So nothing
+reachable from `known` lies past the origin. A feature is still a Python function, though: it
+can read a notebook global (`panel`, `data`) or a file instead. The leak audit (`audit`) catches
+the first before training, by altering the data past one origin in place; nothing catches a
+feature that opens files itself. Validation, training and test rows all come from the same
+functions, so a feature that would be missing on the test (like a `lag_7` for h > 7) cannot
+exist here.
 
 Features live in one registry, in the order registered (the built-ins first, then a notebook's
 own); a config's `features` string selects from it ("default,-year_ago,+mean_7_again").
@@ -41,10 +45,42 @@ class FeatureError(UserError):
     """A feature that cannot be registered or whose values do not fit the rows."""
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    out = np.array(a)  # a copy that owns its memory: `.base` is None, nothing past the origin
+def _frozen(a: np.ndarray, copy: bool = True) -> np.ndarray:
+    out = np.array(a) if copy else a  # a copy owns its memory: `.base` is None
     out.flags.writeable = False
     return out
+
+
+def frame_columns(frame: pd.DataFrame) -> dict[str, object]:
+    """A frame's columns as arrays to cut per origin (`owned_frame`): numpy arrays, and
+    Categoricals with their own copy of the categories (immutable: one copy serves a build).
+    Views of the panel's frame: never handed to a feature. Taken once for all the origins of a
+    build: taking a column out of a DataFrame costs more than cutting and copying it."""
+    out: dict[str, object] = {}
+    for name, col in frame.items():
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            own = pd.CategoricalDtype(col.dtype.categories.copy(deep=True), col.dtype.ordered)
+            out[name] = pd.Categorical.from_codes(col.array.codes, dtype=own, validate=False)
+        else:
+            out[name] = col.to_numpy() if isinstance(col.dtype, np.dtype) else col.array
+    return out
+
+
+def owned_frame(columns: dict[str, object], rows: slice = slice(None)) -> pd.DataFrame:
+    """The `rows` of `frame_columns`' columns as a frame whose every column is a frozen copy
+    (a Categorical: frozen codes): an `iloc` slice or `.copy()` of the panel's frame would keep
+    its blocks (or CoW references to them), reachable through a column's `.to_numpy().base`.
+    Read-only: a feature cannot change what the next one sees."""
+    cut: dict[str, object] = {}
+    for name, values in columns.items():
+        if isinstance(values, pd.Categorical):
+            codes = _frozen(values.codes[rows])
+            cut[name] = pd.Categorical.from_codes(codes, dtype=values.dtype, validate=False)
+        elif isinstance(values, np.ndarray):
+            cut[name] = _frozen(values[rows])
+        else:  # another extension array (a column a notebook added): a copy
+            cut[name] = values[rows].copy()
+    return pd.DataFrame(cut, copy=False)  # copy=False: keeps the frozen arrays as they are
 
 
 class Known:
@@ -57,9 +93,11 @@ class Known:
     `local_holiday` (n_stores, 16): a regional or local holiday at the store on each target day.
     `series` (S rows): store_nbr, family, city, state, type, cluster; `store_of` (S,) is the row
     of each series' store in the store arrays. `h` is 1..16, `target_days` their day indices.
+
+    `frames`: `frame_columns` of the panel's calendar and series, taken once for many origins.
     """
 
-    def __init__(self, panel, origin: int):
+    def __init__(self, panel, origin: int, frames: tuple[dict, dict] | None = None):
         origin = int(origin)
         if not 0 <= origin <= panel.last_train:
             raise ValueError(f"origin {origin} is not in 0..{panel.last_train}")
@@ -69,12 +107,13 @@ class Known:
         self.y = _frozen(panel.y[:, :end])
         self.promo = _frozen(panel.promo[:, : end + HORIZON])
         self.transactions = _frozen(panel.log_trans[:, :end])
-        self.calendar = panel.calendar.iloc[end : end + HORIZON].reset_index(drop=True)
+        calendar, series = frames or (frame_columns(panel.calendar), frame_columns(panel.series))
+        self.calendar = owned_frame(calendar, slice(end, end + HORIZON))
         self.local_holiday = _frozen(panel.local_holiday[:, end : end + HORIZON])
-        self.series = panel.series.copy()
+        self.series = owned_frame(series)
         self.store_of = _frozen(panel.store_of)
-        self.h = np.arange(1, HORIZON + 1)
-        self.target_days = origin + self.h
+        self.h = _frozen(np.arange(1, HORIZON + 1), copy=False)
+        self.target_days = _frozen(origin + self.h, copy=False)
 
     @property
     def n_series(self) -> int:
@@ -86,7 +125,7 @@ class Known:
     @cached_property
     def sold(self) -> np.ndarray:
         """(S, origin + 1) True where the series sold something (unknown days: False)."""
-        return self.y > 0
+        return _frozen(self.y > 0, copy=False)
 
     def mean(self, days: int, values: np.ndarray | None = None) -> np.ndarray:
         """(rows,) mean of the known values of the last `days` days up to the origin (of `y`, or
@@ -103,6 +142,12 @@ def window_mean(window: np.ndarray) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
 
+def one_line(err: BaseException) -> str:
+    """`Type: first line of the message`, for a one-line error that names another."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -112,8 +157,15 @@ class Feature:
     builtin: bool
 
     def compute(self, known: Known) -> np.ndarray | pd.Categorical:
-        """The feature at one origin as (S, 16) values (or a per-series Categorical)."""
-        value = self.fn(known)
+        """The feature at one origin as (S, 16) values (or a per-series Categorical); an
+        exception in the function becomes a FeatureError naming the feature."""
+        try:
+            value = self.fn(known)
+        except Exception as err:
+            day = known.date(known.origin).date()
+            raise FeatureError(
+                f"feature {self.name!r} failed at origin {known.origin} ({day}): {one_line(err)}"
+            ) from err
         n = known.n_series
         if isinstance(value, pd.Series):
             value = (

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..paths import HORIZON
-from .contract import DEFAULT, Feature, Known, select
+from .contract import DEFAULT, Feature, Known, frame_columns, select
 
 META = ("s", "origin", "h", "day", "target", "alive")
 
@@ -51,8 +51,9 @@ def build_features(
     alive = np.empty(shape, dtype=bool)
     values: dict[str, np.ndarray] = {}
     dtypes: dict[str, pd.CategoricalDtype] = {}
+    frames = frame_columns(panel.calendar), frame_columns(panel.series)
     for k, origin in enumerate(origins):
-        known = Known(panel, origin)
+        known = Known(panel, origin, frames)
         alive[k] = known.sold[:, -zero_window:].any(axis=1)[:, None]
         for f in chosen:
             value = f.compute(known)
