@@ -25,6 +25,7 @@ from .spec import (
     DEFAULT_TEMPLATE,
     SweepError,
     check_config,
+    check_data,
     check_every_default,
     config_path,
     load_config,
@@ -82,6 +83,7 @@ def local_sweep(
     source = config_path(config).read_text() if isinstance(config, (str, Path)) else ""
     fixed = dict(fixed or {})
     declared = check_config(cfg, template, fixed, allow_large_grid)
+    check_data(cfg, template, fixed, declared)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     if sweep_dir:
         folder = Path(sweep_dir).expanduser().resolve()

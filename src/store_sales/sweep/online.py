@@ -18,6 +18,7 @@ from .spec import (
     DEFAULT_TEMPLATE,
     SweepError,
     check_config,
+    check_data,
     check_every_default,
     load_config,
     suggested_params,
@@ -112,7 +113,8 @@ def agent(
     cfg = remote.config
     fixed = dict(fixed or {})
     # the server already accepted it; this catches parameters the template lacks, before a trial
-    check_config(cfg, template, fixed, allow_large_grid=True)
+    declared = check_config(cfg, template, fixed, allow_large_grid=True)
+    check_data(cfg, template, fixed, declared)  # this machine's data, before a trial
     folder = (
         Path(sweep_dir).expanduser().resolve()
         if sweep_dir

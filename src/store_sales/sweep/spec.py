@@ -291,6 +291,22 @@ def check_config(
     return declared
 
 
+def check_data(
+    config: dict, template: str | Path, fixed: dict | None, declared: dict | None = None
+) -> None:
+    """The data the trials will read, checked before the sweep's (or study's) folder, a trial
+    or a kernel exists (`runner.check_data`: one DataError line): the data_dir of `fixed` (or
+    the template's default), or each one the YAML gives it (`value`, `values`)."""
+    fixed = dict(fixed or {})
+    given = (config.get("parameters") or {}).get("data_dir")
+    choices = []
+    if isinstance(given, dict):
+        choices = [given["value"]] if "value" in given else list(given.get("values") or [])
+    notebook = runner.resolve_notebook(template)
+    for params in [{**fixed, "data_dir": c} for c in choices] or [fixed]:
+        runner.check_data(notebook, params, declared)
+
+
 def _fixed_for_config(fixed: dict, declared: dict) -> dict:
     return {k: v for k, v in fixed.items() if k in declared and k not in RESERVED}
 

@@ -79,6 +79,7 @@ def tune(
         raise TuneError("check_every must be >= 1")
     fixed = dict(fixed or {})
     space = check(cfg, template, fixed, allow_large_grid, grid=sampler == "grid")
+    spec.check_data(cfg, template, fixed, space.declared)  # before the study or a trial
 
     # the template tuned names the study, not the YAML (configs/sweep.yaml is exp001's)
     name = study or f"{Path(template).stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
