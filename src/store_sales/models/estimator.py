@@ -54,7 +54,7 @@ TRAIN_SAMPLE = 10_000  # training rows that `train_rmse` is scored on (grow kind
 # then a bounded share of the training) and at least MIN_CHUNK steps; it reaches at least where
 # patience runs out if no better step comes. Measured in docs/templates.md (exp005).
 MIN_CHUNK = 10
-GROWTH = 0.25
+GROWTH = 0.5
 
 # parameters that may differ between a fold fit and the refit (not `settings`)
 STEP_PARAMS = ("max_iter", "n_estimators", "iterations", "num_boost_round")
@@ -274,10 +274,10 @@ class Estimator(ModelAdapter):
         return share / max(float(share.sum()), 1e-12)
 
     def integration(self, tracker: str) -> Integration | None:
-        if tracker == "wandb" and self.kind == "lightgbm":
-            from wandb.integration.lightgbm import wandb_callback
+        if self.kind == "lightgbm":  # the LightGBM adapter's own (W&B's wandb_callback)
+            from .lightgbm import LightGBMAdapter
 
-            return Integration([wandb_callback()], logs_steps=True)
+            return LightGBMAdapter({}, 0, 0).integration(tracker)
         return None
 
     # -- fits by kind ----------------------------------------------------------------------------
@@ -347,9 +347,7 @@ class Estimator(ModelAdapter):
         return model.set_params(warm_start=False)
 
     def _fit_lightgbm(self, threads, X, y, Xv, yv, fold, hooks, callbacks) -> FitResult:
-        import lightgbm as lgb
-
-        from .lightgbm import _HookCallback
+        from .lightgbm import _HookCallback, lgb  # only models/lightgbm.py imports lightgbm
 
         model = self._configured(threads)
         hook, evals = _HookCallback(hooks, fold), {}
@@ -471,7 +469,7 @@ def _xgboost_callback(hooks: Sequence, fold: int, patience: int):
     """XGBoost's per-round callback: the hooks, and early stopping on the validation rows
     (`validation_1`, the sklearn API's name) in the same callback, so that a hook's stop and
     patience both end training after every callback has seen the round."""
-    import xgboost as xgb
+    from .xgboost import xgb  # only models/xgboost.py imports xgboost
 
     class Hooks(xgb.callback.TrainingCallback):
         def __init__(self):
