@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -294,3 +295,24 @@ def test_exp005_runs_end_to_end_and_blends_with_exp001(small_data_dir, tmp_path,
     blended = json.loads((out / "metrics.json").read_text())
     assert blended["status"] == "finished"
     assert blended["cv_rmsle_mean"] <= metrics["cv_rmsle_mean"] + 1e-6
+
+
+@pytest.mark.e2e
+def test_exp005_tunes_two_trials_with_its_shipped_space(small_data_dir, tmp_path):
+    """`store-sales tune exp005 --trials 2`: configs/sweep_exp005.yaml is its default space."""
+    import os
+
+    from store_sales import leaderboard
+
+    cmd = [str(Path(sys.executable).parent / "store-sales"), "tune", "exp005", "--trials", "2"]
+    cmd += ["--study", "e5", "--pruner", "none", "--seed", "0"]
+    fast = {"data_dir": small_data_dir, "n_origins": 6, "num_threads": 1, "max_iter": 120}
+    for name, value in {**fast, "early_stopping_rounds": 20}.items():
+        cmd += ["-p", name, str(value)]
+    env = {**os.environ, "STORE_SALES_OUTPUTS": str(tmp_path / "outputs")}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = tmp_path / "outputs" / "tune" / "e5"
+    table = (folder / "results.csv").read_text().splitlines()
+    assert len(table) == 3 and all(",complete," in line for line in table[1:])
+    assert len(leaderboard.scan(folder)) == 2
