@@ -189,6 +189,31 @@ def test_small_chunks_give_the_same_fit(rows, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("kind", ["gradientboosting", "randomforest"])
+def test_estimators_with_n_estimators_grow_too(kind, rows):
+    """GradientBoosting's trees cannot be cut: its best model is grown again from the snapshot
+    before the best step; a forest's are cut. Either way: exactly one fit of best_step steps."""
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+
+    train, val, features = rows
+    numeric = [c for c in features if str(train[c].dtype) != "category"]
+    numeric = [c for c in numeric if not train[c].isna().any() and not val[c].isna().any()]
+    if kind == "gradientboosting":
+        estimator = GradientBoostingRegressor(n_estimators=60, learning_rate=0.3, random_state=0)
+    else:
+        estimator = RandomForestRegressor(n_estimators=30, max_depth=5, random_state=0)
+    adapter = Estimator(estimator, patience=3, threads=1)
+    assert adapter.kind == "grow" and adapter.name == kind
+    fit = adapter.fit(train, val, numeric)
+    curve = fit.curves["val_rmse"]
+    assert fit.best_step == int(np.argmin(curve)) + 1 and adapter.steps(fit.model) == fit.best_step
+    pred = adapter.predict(fit.model, val, numeric)
+    assert _rmse(pred, val) == pytest.approx(curve[fit.best_step - 1], rel=1e-9)
+    once = adapter.refit(train, numeric, fit.best_step)
+    np.testing.assert_allclose(adapter.predict(once, val, numeric), pred, rtol=1e-12)
+    assert adapter.settings(once) == adapter.settings(fit.model)
+
+
 # ---- one fit, one step ----------------------------------------------------------------------
 
 

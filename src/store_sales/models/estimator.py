@@ -14,10 +14,12 @@ estimator (`kind`):
   their own early stopping off. After each chunk the new steps are scored on the validation
   rows (`staged_predict`, or the new trees of a forest), one hook call per step, until
   `patience` steps bring no better `val_rmse`. The model kept has exactly the best step count:
-  the snapshot taken before the chunk that holds the best step, grown to it (warm-started
-  growth is the same model as one fit of that many steps, bit for bit, so the refit, one fit
-  of a clone, is the same training). `train_rmse` is scored on at most 10,000 training rows
-  (every k-th), as HistGradientBoosting's own scorer does. Chunks: see `_next_target`.
+  the grown model cut to its first steps where its trees are a list of steps
+  (HistGradientBoosting, forests), else the snapshot taken before the chunk that holds the
+  best step, grown to it. Warm-started growth is the same model as one fit of that many steps,
+  bit for bit, so the refit, one fit of a clone, is the same training. `train_rmse` is scored
+  on at most 10,000 training rows (every k-th), as HistGradientBoosting's own scorer does.
+  Chunks: see `_next_target`.
 - `lightgbm`, `xgboost`, `catboost` (LGBMRegressor, XGBRegressor, CatBoostRegressor): the
   library's own early stopping on the validation rows (an eval set) and its per-round callback
   for the hooks.
@@ -305,7 +307,7 @@ class Estimator(ModelAdapter):
         pending = False  # the best step is the last chunk's end: the next snapshot is it
         while done < self.max_steps:
             target = _next_target(done, best, self.patience, self.max_steps)
-            before = copy.deepcopy(model) if done else None
+            before = copy.deepcopy(model) if done and _cut(model, done, None) is None else None
             if pending:
                 base, pending = before, False
             model.set_params(**{self.step_param: target}).fit(X, y)
@@ -335,15 +337,21 @@ class Estimator(ModelAdapter):
             done = grown
             if stopped is not None or ran_out:
                 break
-        model = self._exactly(model, base, best, X, y, threads)
+        model = self._exactly(model, base, best, X, y, Xv, yv, best_score, threads)
         return FitResult(model=model, best_step=best, curves=curves, stopped=stopped)
 
-    def _exactly(self, model, base, best: int, X, y, threads):
-        """The model of exactly `best` steps: the last one if it has them, else the snapshot
-        before the best step's chunk grown to it (the same trees, since growth is exact)."""
+    def _exactly(self, model, base, best: int, X, y, Xv, yv, score: float, threads):
+        """The model of exactly `best` steps. The grown one cut to its first `best` steps where
+        its trees are a list of steps (HistGradientBoosting's, a forest's; checked: it must
+        score the best step's `val_rmse`), else the snapshot before the best step's chunk grown
+        to it (the same trees, since growth is exact; it costs a warm-started fit)."""
         if self.steps(model) != best:
-            model = base if base is not None else self._configured(threads, warm=True)
-            model.set_params(**{self.step_param: best}).fit(X, y)
+            cut = _cut(model, best, self.step_param)
+            if cut is None or not math.isclose(_rmse(cut.predict(Xv), yv), score, rel_tol=1e-9):
+                model = base if base is not None else self._configured(threads, warm=True)
+                model.set_params(**{self.step_param: best}).fit(X, y)
+            else:
+                model = cut
         return model.set_params(warm_start=False)
 
     def _fit_lightgbm(self, threads, X, y, Xv, yv, fold, hooks, callbacks) -> FitResult:
@@ -432,6 +440,26 @@ def _staged(model, X, done: int, grown: int):
     for k, tree in enumerate(model.estimators_[done:grown], start=done + 1):
         total += tree.predict(values)
         yield total / k
+
+
+def _cut(model, steps: int, step_param: str | None):
+    """`model` holding only its first `steps` steps, or None where its trees are not a list of
+    steps: HistGradientBoosting's `_predictors` (a list per step; `n_iter_` is its length) and
+    a forest's `estimators_` (a tree per step). A step's trees depend only on those before it,
+    so the cut model is the model of `steps` steps. `step_param` None: only ask whether it can."""
+    trees = "_predictors" if hasattr(model, "_predictors") else None
+    if (
+        trees is None
+        and _is_forest(model)
+        and isinstance(getattr(model, "estimators_", None), list)
+    ):
+        trees = "estimators_"
+    if trees is None or not isinstance(getattr(model, trees), list):
+        return None
+    if step_param is not None:
+        setattr(model, trees, getattr(model, trees)[:steps])
+        model.set_params(**{step_param: steps})
+    return model
 
 
 def _holds_estimator(value) -> bool:
