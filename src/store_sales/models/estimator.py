@@ -54,7 +54,8 @@ TRAIN_SAMPLE = 10_000  # training rows that `train_rmse` is scored on (grow kind
 # warm-start chunks (grow kind): each warm-started fit re-bins X and re-predicts the training
 # rows with every tree so far, so a chunk is at least GROWTH x the steps grown (that overhead is
 # then a bounded share of the training) and at least MIN_CHUNK steps; it reaches at least where
-# patience runs out if no better step comes. Measured in docs/templates.md (exp005).
+# patience runs out if no better step comes. Full-scale fold 1 of exp005 (685k rows, 1 thread):
+# 49.9 s against 48.6 s for one fit of the same 199 trees (docs/templates.md).
 MIN_CHUNK = 10
 GROWTH = 0.5
 
