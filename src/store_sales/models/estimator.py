@@ -348,7 +348,11 @@ class Estimator(ModelAdapter):
         to it (the same trees, since growth is exact; it costs a warm-started fit)."""
         if self.steps(model) != best:
             cut = _cut(model, best, self.step_param)
-            if cut is None or not math.isclose(_rmse(cut.predict(Xv), yv), score, rel_tol=1e-9):
+            if (
+                cut is None
+                or self.steps(cut) != best
+                or not math.isclose(_rmse(cut.predict(Xv), yv), score, rel_tol=1e-9)
+            ):
                 model = base if base is not None else self._configured(threads, warm=True)
                 model.set_params(**{self.step_param: best}).fit(X, y)
             else:
