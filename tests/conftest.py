@@ -32,6 +32,7 @@ QUICK = {
     "exp002": {"n_origins": 6, "num_threads": 1, "num_boost_round": 300},
     "exp003": {"n_origins": 6, "num_threads": 1, "max_epochs": 2},
     "exp004": {"n_origins": 6, "num_threads": 1, "iterations": 300},
+    "exp005": {"n_origins": 6, "num_threads": 1, "max_iter": 300},
 }
 
 # ---- the e2e marker ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The model adapter contract, for every template's model as its notebook builds it (the package's
-adapters and the ones written in a notebook, like exp004's CatBoost): the best step kept, a refit
-of exactly N steps, a save/load round trip, determinism, hooks on every step, StopTraining.
+adapters and the ones written in a notebook: exp004's CatBoost, exp005's Estimator): the best step
+kept, a refit of exactly N steps, a save/load round trip, determinism, hooks on every step,
+StopTraining.
 
 Per-library behaviour (categories in XGBoost, the network's inputs, ...) stays in the library's
 own test file; this one asks only what the pipeline relies on.
@@ -23,6 +24,7 @@ SMALL = {
     "exp002": {"num_boost_round": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
     "exp003": {"max_epochs": 4, "patience": 1, "batch_size": 512, "log_every": 0},
     "exp004": {"iterations": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
+    "exp005": {"max_iter": 60, "early_stopping_rounds": 5, "learning_rate": 0.3},
 }
 NAMES = sorted(TEMPLATES)
 

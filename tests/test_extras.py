@@ -13,7 +13,8 @@ from store_sales import extras, runner
 from store_sales.errors import UserError
 from store_sales.templates import NOTEBOOKS, for_notebook
 
-HEAVY = {"torch", "xgboost", "catboost", "mlflow", "sweeps", "optuna"}
+HEAVY = {"torch", "xgboost", "catboost", "scikit-learn", "mlflow", "sweeps", "optuna"}
+DISTS = {"sklearn": "scikit-learn"}  # import name -> distribution, where they differ
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 
@@ -38,7 +39,7 @@ def test_each_extra_brings_its_library_and_all_brings_every_one():
                 by_extra.setdefault(extra, set()).add(r.name.lower())
     for name, (module, extra) in extras.EXTRAS.items():
         if extra:
-            dist = {"sklearn": "scikit-learn"}.get(module, module)
+            dist = DISTS.get(module, module)
             assert dist in by_extra[extra], name
     # `all` names the others through the package itself (store-sales-templates[...])
     assert set(metadata.metadata(extras.DIST).get_all("Provides-Extra")) >= {

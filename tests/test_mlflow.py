@@ -376,6 +376,27 @@ def test_a_catboost_model_loads_with_pyfunc_and_predicts_as_exp004s_adapter(flav
     np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
 
 
+def test_a_histgradientboosting_model_loads_with_pyfunc_and_predicts_as_the_estimator(
+    flavor_store, tmp_path
+):
+    """exp005's model (`Estimator`, joblib file) in MLflow's sklearn flavor."""
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from store_sales.models.estimator import Estimator
+
+    adapter = Estimator(HistGradientBoostingRegressor(max_iter=30, random_state=0), threads=1)
+    model = adapter.refit(_rows(400, 0), FLAVOR_FEATURES, 30)
+    path = adapter.save(model, tmp_path / adapter.model_file)
+    uri, entry = _logged(flavor_store, tmp_path, "histgradientboosting", path)
+    rows = _rows(200, 1)
+    expected = adapter.predict(model, rows, FLAVOR_FEATURES)
+    with _tracking_uri(uri):
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    assert "sklearn" in loaded.metadata.flavors and np.std(expected) > 0.1
+    np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
+
+
 def test_a_pytorch_model_loads_as_its_network(flavor_store, tmp_path):
     """PyTorch's flavor holds the network; its inputs are the adapter's (see mlf/flavors.py)."""
     pytest.importorskip("torch")

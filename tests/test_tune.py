@@ -151,7 +151,7 @@ def test_a_value_out_of_the_template_range_is_refused():
         check(space_of(feature_fraction={"min": 0.5, "max": 1.5}), "exp001")
 
 
-@pytest.mark.parametrize("template", ["exp001", "exp002", "exp003"])
+@pytest.mark.parametrize("template", ["exp001", "exp002", "exp003", "exp004", "exp005"])
 def test_the_shipped_sweep_files_map_fully(template):
     from store_sales.tune import default_config
 

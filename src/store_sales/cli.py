@@ -28,8 +28,9 @@ def _cmd_run(args) -> int:
     if args.list:
         from .templates import NOTEBOOKS
 
+        width = max([9, *(len(t.model) for t in NOTEBOOKS.values())])  # a column of models
         for name, template in NOTEBOOKS.items():
-            print(f"{name}  {template.model:<9} {template.description}")
+            print(f"{name}  {template.model:<{width}} {template.description}")
         return 0
     if not args.notebook:
         raise UserError("name a template (e.g. exp001); `store-sales run --list` lists them")

@@ -1,7 +1,7 @@
 """Optional libraries: which pip extra brings each one, checked before any kernel starts.
 
 Core (`pip install store-sales-templates`) is what exp001 needs: LightGBM and W&B. XGBoost,
-PyTorch, CatBoost, MLflow, the sweeps engine and Optuna are extras (`pip install
+PyTorch, CatBoost, scikit-learn, MLflow, the sweeps engine and Optuna are extras (`pip install
 "store-sales-templates[xgboost]"`, `[all]`); Kaggle's image has all but mlflow and sweeps.
 `require` looks a library up with `find_spec`, without importing it (torch takes seconds).
 """

@@ -19,6 +19,10 @@ The flavor is chosen by the run's model name, and its modules are imported only 
   a `CatBoostRegressor` read from the model file, when catboost is installed (else the plain
   files only, and one line); pyfunc predicts from the feature frame as for the GBDTs above.
 
+- `histgradientboosting` (exp005, `models.estimator.Estimator`): `mlflow.sklearn` of the
+  estimator read from the adapter's joblib file; pyfunc predicts from the feature frame (the
+  pandas categories as they are: `categorical_features="from_dtype"`) as for the GBDTs above.
+
 Any other model (a notebook-defined adapter) keeps the plain files of the `model/` artifact.
 
 MLflow's `log_model` logs through the *active* run and the global tracking URI; the tracker
@@ -71,12 +75,18 @@ def _catboost(path: Path) -> Any:
     return catboost.CatBoostRegressor().load_model(str(path))
 
 
+def _sklearn(path: Path) -> Any:
+    joblib = importlib.import_module("joblib")  # scikit-learn's own dependency
+    return joblib.load(path)
+
+
 # model name -> (MLflow flavor module, reader of the adapter's model file into its object)
 FLAVORS = {
     "lightgbm": ("mlflow.lightgbm", _lightgbm),
     "xgboost": ("mlflow.xgboost", _xgboost),
     "pytorch": ("mlflow.pytorch", _pytorch),
     "catboost": ("mlflow.catboost", _catboost),
+    "histgradientboosting": ("mlflow.sklearn", _sklearn),
 }
 
 
@@ -85,11 +95,14 @@ def _options(model_name: str, flavor) -> dict[str, Any]:
     signature of TensorSpecs for every input; our network takes two tensors the pyfunc could
     not feed anyway, so the network is pickled, as MLflow 2 always does (MLflow logs a caution
     about pickles: only load runs you trust)."""
+    formats = {"pytorch": "pickle", "histgradientboosting": "cloudpickle"}
     if (
-        model_name == "pytorch"
+        model_name in formats
         and "serialization_format" in inspect.signature(flavor.save_model).parameters
     ):
-        return {"serialization_format": "pickle"}
+        # scikit-learn's: MLflow 3.x defaults to skops, which refuses HistGradientBoosting's
+        # tree predictors unless each type is trusted by name at load time
+        return {"serialization_format": formats[model_name]}
     return {}
 
 
