@@ -156,6 +156,12 @@ EDITS = {
         "dropout",
         0.25,
     ),
+    "exp005": (
+        "    l2_regularization=cfg.l2_regularization,",
+        '    l2_regularization=0.5,\n    loss="absolute_error",',
+        "loss",
+        "absolute_error",
+    ),
     "exp004": (
         "        model = CatBoostRegressor(\n            **self.params,",
         '        model = CatBoostRegressor(\n            **{**self.params, "l2_leaf_reg": 7.5},',
@@ -200,5 +206,7 @@ def test_the_adapter_gives_the_models_name_and_step_budget(name):
     adapter = _adapter(name)
     assert adapter.name == TEMPLATES[name].model  # read from the model cell, before any kernel
     assert adapter.max_steps == max(
-        v for k, v in SMALL[name].items() if k in ("num_boost_round", "max_epochs", "iterations")
+        v
+        for k, v in SMALL[name].items()
+        if k in ("num_boost_round", "max_epochs", "iterations", "max_iter")
     )

@@ -50,7 +50,13 @@ def test_each_extra_brings_its_library_and_all_brings_every_one():
 
 def test_every_template_models_library_is_in_the_table():
     # the extras check reads what the notebook's cells import, not the template's name
-    libraries = {"exp001": "lightgbm", "exp002": "xgboost", "exp003": "torch", "exp004": "catboost"}
+    libraries = {
+        "exp001": "lightgbm",
+        "exp002": "xgboost",
+        "exp003": "torch",
+        "exp004": "catboost",
+        "exp005": "sklearn",
+    }
     for stem, library in libraries.items():
         assert library in NOTEBOOKS[stem].imports and library in extras.EXTRAS, stem
 

@@ -50,7 +50,7 @@ def test_the_parameters_cell_is_generated_from_the_config(name):
     template = NOTEBOOKS[name]
     (cell,) = templates.cells(template.notebook, "parameters")
     spec = template.notebook and templates._metadata(template.notebook)["config"]
-    source = parameters_source(templates.config_class(spec))
+    source = parameters_source(templates.config_class(spec).for_template(name))
     assert cell == source or cell.startswith(source + "\n"), "regenerate: config.parameters_source"
     assert cell_parameters(cell) is not None  # plain `name = literal` lines: the schema
 

@@ -367,7 +367,8 @@ def parameters_source(cls) -> str:
                     headers[name] = pending
             pending = []
     out = [
-        f"# Parameters: papermill overrides these (`-p name value`); defaults from {cls.__name__}."
+        "# Parameters: papermill overrides these (`-p name value`); defaults from "
+        f"{getattr(cls, 'RENAMED_FROM', cls.__name__)}."
     ]
     for f in fields(cls):
         out += headers.get(f.name, [])
