@@ -1,5 +1,5 @@
 """Every way a run ends is recorded: errors, SIGINT/SIGTERM/SIGHUP in a cell, and a SIGKILL that
-leaves a "running" metrics.json behind (runstate)."""
+leaves a "running" metrics.json behind (rundir.run_state)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from store_sales import cli
 from store_sales.errors import TRACEBACK_OUTPUT
 from store_sales.run import Run
-from store_sales.runstate import forward_signals, run_state
+from store_sales.rundir import run_state
+from store_sales.signals import forward as forward_signals
 from store_sales.templates.exp001 import Exp001Config
 from store_sales.trackers import Tracker
 

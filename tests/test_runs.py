@@ -169,9 +169,13 @@ def test_a_folder_is_claimed_by_one_process_only(tmp_path):
     assert rundir.claim(folder) is False  # the same process again: it is a run already
     with pytest.raises(FileExistsError, match="already holds a run"):
         rundir.new_run_dir("exp001", str(folder), "lightgbm")
-    # the runner's claim is its notebook kernel's: a child accepts its parent's claim
+    # the runner's claim is its notebook kernel's: a process the folder is handed to (the
+    # kernel the runner starts) takes it; any other process is refused
     child = f"from store_sales import rundir; print(rundir.claim({str(folder)!r}))"
-    assert subprocess.run([sys.executable, "-c", child], **_OUT).stdout.strip() == "True"
+    assert subprocess.run([sys.executable, "-c", child], **_OUT).stdout.strip() == "False"
+    with rundir.handing_over(folder):
+        assert subprocess.run([sys.executable, "-c", child], **_OUT).stdout.strip() == "True"
+    assert rundir.HANDOVER_ENV not in os.environ
     other = tmp_path / "other"
     other.mkdir()
     (other / rundir.CLAIM_FILE).write_text("1")  # claimed by a process that is not our parent

@@ -21,12 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from . import codeinfo
+from . import codeinfo, rundir
 from .cliutil import typed_value
 from .config import PLUMBING
 from .errors import UserError
-from .jsonio import read_json
-from .runstate import state
 from .tracker_registry import recorded
 
 # folders that hold a tracker's files, never a run of ours: not walked into
@@ -64,7 +62,7 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        return state(self.metrics)
+        return rundir.state(self.metrics)
 
     @property
     def started(self) -> str:
@@ -136,8 +134,8 @@ def describe(changed: dict[str, Any]) -> str:
 
 def load(run_dir: Path) -> RunRecord:
     run_dir = Path(run_dir)
-    metrics = read_json(run_dir / "metrics.json")
-    config = read_json(run_dir / "config.json")
+    metrics = rundir.read_metrics(run_dir)
+    config = rundir.read_config(run_dir)
     record = RunRecord(run_dir, metrics, config)
     record.changed = changed_settings(record.template, config)
     return record
@@ -151,7 +149,7 @@ def scan(root: Path) -> list[RunRecord]:
         raise UserError(f"{root} is not a folder of runs (default: outputs/)")
     found = []
     for here, dirs, files in os.walk(root):
-        if "metrics.json" in files or "config.json" in files:
+        if rundir.METRICS_FILE in files or rundir.CONFIG_FILE in files:
             found.append(load(Path(here)))
             dirs[:] = []
             continue
@@ -162,7 +160,7 @@ def scan(root: Path) -> list[RunRecord]:
 def resolve(ref: str, root: Path) -> RunRecord:
     """A run by folder path, or by name (whole, or a part that names exactly one run)."""
     path = Path(ref).expanduser()
-    if (path / "metrics.json").is_file() or (path / "config.json").is_file():
+    if rundir.is_run_folder(path):
         return load(path)
     runs = scan(root)
     exact = [r for r in runs if r.name == ref or r.dir.name == ref]

@@ -5,42 +5,27 @@ an interrupt) and writes metrics.json with `status: failed`; the traceback is sh
 papermill still fails. SIGTERM and SIGHUP (`timeout`, `kill`, a scheduler, a closed terminal)
 become a `RunSignal` exception while the run is open, so they end it the same way (exit code
 128 + the signal's number, `"signal"` in metrics.json). A SIGKILL cannot be caught: metrics.json
-is written with `status: running`, the pid and the host at the start, so `runstate.run_state`
+is written with `status: running`, the pid and the host at the start, so `rundir.run_state`
 can tell a dead run from a live one later.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from . import codeinfo, templates
+from . import codeinfo, signals, templates
 from .envinfo import git_commit, peak_rss_mb
 from .errors import TRACEBACK_OUTPUT, UserError
-from .jsonio import write_json
 from .models.base import ModelAdapter
-from .rundir import new_run_dir
-from .runstate import process_start
+from .rundir import new_run_dir, process_start, write_config, write_metrics
+from .signals import RunSignal
 from .trackers import Tracker, make_tracker
-
-HANDLED_SIGNALS = ("SIGTERM", "SIGHUP")  # SIGINT is already KeyboardInterrupt
-
-
-class RunSignal(BaseException):
-    """A termination signal, raised in the main thread. A BaseException, as KeyboardInterrupt:
-    an `except Exception` in a cell must not swallow it."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        self.signal = signal.Signals(signum).name
-        super().__init__(f"{self.signal} received: the run was stopped")
 
 
 class Run:
@@ -65,7 +50,7 @@ class Run:
             "template": self.template.name,
             "model": self.model,
             "tracker": cfg.tracker,
-            # who runs it: a "running" file whose process is gone was killed (runstate)
+            # who runs it: a "running" file whose process is gone was killed (rundir.state)
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "process_start": process_start(os.getpid()),
@@ -78,12 +63,12 @@ class Run:
         self.plan = None  # the validation.Plan, once pipeline.validate has made it
         self.data = self.panel = None  # what pipeline.load read (the leak audit alters them)
         self._t0 = time.perf_counter()
-        write_json(self.dir / "metrics.json", self.metrics)
-        self._signals = _catch_signals()
+        write_metrics(self.dir, self.metrics)
+        self._signals = signals.catch()
         print(f"run {self.name}: outputs in {self.dir}")
         # the config first: a run that fails later still says what it was (`store-sales runs`)
-        write_json(
-            self.dir / "config.json",
+        write_config(
+            self.dir,
             {"run_name": self.name, "template": self.template.name, **asdict(cfg)},
         )
         try:
@@ -92,9 +77,9 @@ class Run:
             self.adapter = adapter
         except BaseException as err:  # no tracker to finish: the file alone says how it ended
             self.finished = True
-            _restore_signals(self._signals)
+            signals.restore(self._signals)
             self.metrics.update(status="failed", error=f"{type(err).__name__}: {err}")
-            write_json(self.dir / "metrics.json", self.metrics)
+            write_metrics(self.dir, self.metrics)
             raise
         _set_error_hook(self)
 
@@ -131,11 +116,11 @@ class Run:
             try:
                 self.metrics.update(self.tracker.finish_all(exit_code))
             finally:  # metrics.json is written whatever a tracker does
-                write_json(self.dir / "metrics.json", self.metrics)
+                write_metrics(self.dir, self.metrics)
         for line in [*result_lines(self.dir, self.metrics), *self.tracker.closing_lines()]:
             print(line)
         _set_error_hook(None)
-        _restore_signals(self._signals)
+        signals.restore(self._signals)
         return self.metrics
 
     def fail(self, err: BaseException) -> None:
@@ -203,25 +188,3 @@ def _set_error_hook(run: Run | None) -> None:
             shell.set_custom_exc((), None)
 
     shell.set_custom_exc((BaseException,), on_error)
-
-
-def _raise_signal(signum, frame):
-    raise RunSignal(signum)
-
-
-def _catch_signals() -> dict:
-    """Turn SIGTERM/SIGHUP into RunSignal while the run is open; returns the old handlers.
-    Only the main thread may set handlers (a run built in another thread keeps the defaults)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    old = {}
-    for name in HANDLED_SIGNALS:
-        signum = getattr(signal, name, None)  # Windows has no SIGHUP
-        if signum is not None:
-            old[signum] = signal.signal(signum, _raise_signal)
-    return old
-
-
-def _restore_signals(old: dict) -> None:
-    for signum, handler in old.items():
-        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -1,16 +1,55 @@
-"""One folder per run, claimed atomically and never reused."""
+"""The run folder: its file names, claiming it (atomically, once), its records (metrics.json,
+config.json) and how its run ended. Every other module reads and writes a run's records here.
+
+A run writes metrics.json with `status: running`, its pid and host when it starts, and rewrites it
+as finished or failed at the end (errors and SIGINT/SIGTERM/SIGHUP included, see `signals`).
+Only a SIGKILL (or a power cut) leaves "running" behind: such a run is `killed` once its process
+is gone. A folder without a readable metrics.json never got going: `failed`.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from .jsonio import read_json, write_json
 from .paths import KAGGLE_WORKING, on_kaggle, outputs_root
 
-RESULT_FILES = ("metrics.json", "submission.csv")  # a folder holding one of these is a run's
+METRICS_FILE = "metrics.json"  # the run's record: status, scores, timings, trackers' entries
+CONFIG_FILE = "config.json"  # its parameters, written first: a failed run still says what it was
+SUBMISSION_FILE = "submission.csv"
+RESULT_FILES = (METRICS_FILE, SUBMISSION_FILE)  # a folder holding one of these is a run's
 CLAIM_FILE = ".claimed"  # created exclusively by the process that owns the folder; holds its pid
+# the folder the runner claimed for the notebook kernel it starts: the kernel's, not claimed again
+HANDOVER_ENV = "STORE_SALES_RUN_DIR"
+
+
+def read_metrics(run_dir) -> dict:
+    """The run's metrics.json ({} when missing or unreadable)."""
+    return read_json(Path(run_dir) / METRICS_FILE)
+
+
+def write_metrics(run_dir, metrics: dict) -> Path:
+    return write_json(Path(run_dir) / METRICS_FILE, metrics)
+
+
+def read_config(run_dir) -> dict:
+    return read_json(Path(run_dir) / CONFIG_FILE)
+
+
+def write_config(run_dir, config: dict) -> Path:
+    return write_json(Path(run_dir) / CONFIG_FILE, config)
+
+
+def is_run_folder(path) -> bool:
+    """A folder a run has written its records to."""
+    path = Path(path)
+    return (path / METRICS_FILE).is_file() or (path / CONFIG_FILE).is_file()
 
 
 def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[Path, str]:
@@ -49,26 +88,88 @@ def new_run_dir(exp_name: str, output_dir: str = "", model: str = "") -> tuple[P
 
 def claim(path: Path) -> bool:
     """Make `path` this process's run folder; False if another run owns it. Creating the claim
-    file is atomic (O_EXCL), so of two processes only one wins. The one exception: a folder
-    that this process's parent claimed (the runner, which made it for the notebook it runs)."""
+    file is atomic (O_EXCL), so of two processes only one wins. A folder is claimed once, by
+    whichever side creates it: the notebook kernel the runner starts finds its folder handed
+    over (`handing_over`) and claims nothing."""
     file = Path(path) / CLAIM_FILE
     try:
         fd = os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
-        try:
-            owner = int(file.read_text().strip() or 0)
-        except (OSError, ValueError):
-            return False
-        return owner == os.getppid()
+        return os.environ.get(HANDOVER_ENV) == str(Path(path).resolve())
     with os.fdopen(fd, "w") as out:
         out.write(str(os.getpid()))
     return True
 
 
+@contextmanager
+def handing_over(path: Path) -> Iterator[None]:
+    """While the block runs (the runner's papermill call), the kernels it starts take `path`,
+    which the runner claimed, as their own run folder."""
+    old = os.environ.get(HANDOVER_ENV)
+    os.environ[HANDOVER_ENV] = str(Path(path).resolve())
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(HANDOVER_ENV, None)
+        else:
+            os.environ[HANDOVER_ENV] = old
+
+
 def copy_submission_for_kaggle(run_dir: Path, explicit_output_dir: str) -> Path | None:
     """Kaggle's "Submit" offers the kernel's output files; the root copy is the usual one. An
     explicit output_dir is the user's choice of place: no copy then."""
-    submission = Path(run_dir) / "submission.csv"
+    submission = Path(run_dir) / SUBMISSION_FILE
     if on_kaggle() and not explicit_output_dir and submission.is_file():
-        return Path(shutil.copy(submission, KAGGLE_WORKING / "submission.csv"))
+        return Path(shutil.copy(submission, KAGGLE_WORKING / SUBMISSION_FILE))
     return None
+
+
+# ---- how the run ended ------------------------------------------------------------------------
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    now = process_start(pid)
+    if now is None:  # no /proc (macOS): the pid exists, trust it
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":  # a zombie has ended
+                return False
+    except OSError:
+        return False
+    return started is None or now == started  # a different start time: the pid was reused
+
+
+def run_state(run_dir) -> str:
+    """finished | failed | running | killed; running only while its process lives on this host."""
+    return state(read_metrics(run_dir))
+
+
+def state(metrics: dict) -> str:
+    """`run_state` of a metrics.json already read ({} when there is none)."""
+    status = metrics.get("status")
+    if status in ("finished", "failed"):
+        return status
+    if status != "running":
+        return "failed"
+    pid = metrics.get("pid")
+    if metrics.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0:
+        if _alive(pid, metrics.get("process_start")):
+            return "running"
+    return "killed"

@@ -11,12 +11,11 @@ from typing import Any
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from . import devices, extras, progress
+from . import devices, extras, progress, signals
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
 from .paths import notebooks_dir
-from .rundir import new_run_dir
-from .runstate import forward_signals
+from .rundir import handing_over, new_run_dir, read_metrics
 from .templates import for_notebook
 
 
@@ -165,7 +164,7 @@ def run(
     try:
         # the kernel has its own session: a SIGTERM/SIGHUP sent to us would never reach it
         # plain progress lines in the kernel: its output is a stream and a saved notebook
-        with forward_signals(out_dir), progress.headless():
+        with signals.forward(out_dir), handing_over(out_dir), progress.headless():
             papermill.execute_notebook(
                 str(path),
                 str(executed),
@@ -193,5 +192,4 @@ def _report(err: PapermillExecutionError, executed: Path) -> str:
     return "\n".join([*kept, str(err)])
 
 
-def read_metrics(run_dir: Path) -> dict:
-    return read_json(Path(run_dir) / "metrics.json")
+__all__ = ["check_config", "read_metrics", "resolve_notebook", "run"]

@@ -19,9 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
+from . import rundir
 from .envinfo import git_commit
 from .errors import UserError
-from .jsonio import read_json, write_json
 from .kaggleapi import CapturedRequest, OfflineClient, kaggle_api, login, scrub, secrets_of
 from .leaderboard import RunRecord
 from .paths import COMPETITION
@@ -192,10 +192,9 @@ def send(sub: Submission, api=None) -> dict:
 
 
 def _update_metrics(run: RunRecord, values: dict) -> None:
-    path = run.dir / "metrics.json"
-    metrics = read_json(path)  # as it is now, not as read when the command started
+    metrics = rundir.read_metrics(run.dir)  # as it is now, not as read when the command started
     metrics.update(values)
-    write_json(path, metrics)
+    rundir.write_metrics(run.dir, metrics)
     run.metrics = metrics
 
 
@@ -236,7 +235,7 @@ def record_score(run: RunRecord, score: float) -> None:
     from its metrics.json entry); a tracker that cannot be updated is one line, the rest goes
     on."""
     _update_metrics(run, {"public_lb": score})
-    print(f"public_lb {score:.5f} written to {run.dir / 'metrics.json'}")
+    print(f"public_lb {score:.5f} written to {run.dir / rundir.METRICS_FILE}")
     for record, entry in recorded(run.metrics):
         line = record.log_later(entry, run.config, {"public_lb": score})
         if line:
@@ -271,7 +270,7 @@ def submit_run(
     if score is None:
         print(
             f"no public score after {timeout:g} s: the submission is recorded in "
-            f"{run.dir / 'metrics.json'}; `kaggle competitions submissions {sub.competition}` "
+            f"{run.dir / rundir.METRICS_FILE}; `kaggle competitions submissions {sub.competition}` "
             "shows it",
             file=sys.stderr,
         )

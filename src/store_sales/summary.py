@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .jsonio import read_json
+from .rundir import read_metrics
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Summary:
     @classmethod
     def of(cls, folder: str | Path, metrics: dict | None = None) -> Summary:
         folder = Path(folder)
-        metrics = read_json(folder / "metrics.json") if metrics is None else metrics
+        metrics = read_metrics(folder) if metrics is None else metrics
         n = int(metrics.get("n_folds", 1 if "val_rmsle" in metrics else 0))
         scores = [metrics.get(f"cv_rmsle_fold_{k}") for k in range(1, n + 1)]
         if n and scores[0] is None:
