@@ -126,6 +126,7 @@ def resumed(tmp_path_factory):
         for trials in (5, 1):
             out = io.StringIO()
             args = ["tune", "exp001", "--study", "again", "--trials", str(trials), "--seed", "1"]
+            args += ["--sampler", "random"]  # what is sampled does not matter here
             with contextlib.redirect_stdout(out):
                 # reports every 100 steps: judged at 200, the default warm-up (min_iter)
                 assert cli.main([*args, "--check-every", "100"]) == 0
