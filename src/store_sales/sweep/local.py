@@ -17,6 +17,7 @@ from ..search.results import SearchSummary
 from ..search.template import (
     MAX_CONSECUTIVE_FAILURES,
     check_count,
+    check_every_default,
     config_source,
     default_threads,
     search_folder,
@@ -31,7 +32,6 @@ from .spec import (
     DEFAULT_TEMPLATE,
     SweepError,
     check_config,
-    check_every_default,
     load_config,
     suggested_params,
 )
@@ -39,7 +39,7 @@ from .spec import (
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "local_sweep"]
 
 
-class _Controller:
+class _SweepController:
     """The pool's trial source: the engine's next suggestion, each outcome recorded."""
 
     def __init__(self, folder: Path, cfg: dict, declared: dict, base: dict, count: int):
@@ -130,7 +130,7 @@ def local_sweep(
         "wandb_group": name,
         "sweep_dir": str(folder),
     }
-    controller = _Controller(folder, cfg, declared, base, count)
+    controller = _SweepController(folder, cfg, declared, base, count)
     try:
         stop_reason = run_trials(controller, template, count, workers, SweepError)
     finally:

@@ -126,7 +126,7 @@ def tune(
         "pruner": settings, "space": space, "base": base, "report_every": report_every,
         "total": trials,
     }  # fmt: skip
-    controller = _Controller(job)
+    controller = _StudyController(job)
     try:
         run_trials(controller, template, trials, workers, TuneError)
     finally:
@@ -134,7 +134,7 @@ def tune(
     return summarize(folder)
 
 
-class _Controller:
+class _StudyController:
     """The pool's trial source: `study.ask` for each trial, `study.tell` for each outcome."""
 
     def __init__(self, job: dict):
