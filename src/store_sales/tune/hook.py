@@ -15,8 +15,9 @@ from .quiet import import_optuna
 from .study import TRIAL_STATE, make_pruner, open_study, read_trial_state
 
 
-def is_tune_trial(sweep_dir: str | Path) -> bool:
-    return (Path(sweep_dir) / TRIAL_STATE).is_file()
+def is_tune_trial(run_dir: str | Path) -> bool:
+    """Whether a run folder is a tune trial's (it holds tune.json)."""
+    return (Path(run_dir) / TRIAL_STATE).is_file()
 
 
 class PruningHook(StepJudge):

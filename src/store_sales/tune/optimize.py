@@ -184,7 +184,9 @@ class _StudyController:
         st.write_trial_state(path, state)
         self.say(f"trial {trial.number}: {shown(suggested)}")
         self.running[path] = (trial, state)
-        return path, {**params, "output_dir": str(path), "sweep_dir": str(path)}
+        # sweep_dir: the search's folder, as in a sweep trial; the trial's own tune.json, which
+        # the pruning hook reads, is in output_dir
+        return path, {**params, "output_dir": str(path), "sweep_dir": str(self.job["folder"])}
 
     def finish(self, path: Path, outcome: dict) -> str:
         trial, state = self.running.pop(path)

@@ -20,7 +20,7 @@ from .quiet import import_optuna
 from .space import TuneError
 
 STUDY_FILE = "study.json"
-TRIAL_STATE = "tune.json"  # in a trial folder: `sweep_dir` points there; the hook reads it
+TRIAL_STATE = "tune.json"  # in a trial folder (its output_dir): the pruning hook reads it
 SQLITE_TIMEOUT_S = 60  # several workers and their kernels write one sqlite file
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
