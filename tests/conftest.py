@@ -263,7 +263,8 @@ BATCH_FILES = {
     "wandb": {"tracker": "wandb", "num_leaves": 31},
     "none": {"tracker": "none", "min_data_in_leaf": 20},
     "bad": {"tracker": "mlflow", "num_leaves": "abc"},  # refused before any kernel starts
-    "broken": {"tracker": "mlflow"},  # its data folder lacks stores.csv: fails in the kernel
+    "broken": {"tracker": "mlflow", "lambda_l2": -1.0},  # LightGBM refuses it: fails in the kernel
+    "nodata": {"tracker": "mlflow"},  # its data folder lacks stores.csv: refused before too
 }
 
 
@@ -279,12 +280,12 @@ def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
     from store_sales import cli
 
     root = tmp_path_factory.mktemp("batch")
-    broken = root / "broken-data"
-    shutil.copytree(small_data_dir, broken)
-    (broken / "stores.csv").unlink()
+    nodata = root / "nodata"
+    shutil.copytree(small_data_dir, nodata)
+    (nodata / "stores.csv").unlink()
     args = ["batch", "exp001"]
     for stem, params in BATCH_FILES.items():
-        params = {**params, "data_dir": str(broken if stem == "broken" else small_data_dir)}
+        params = {**params, "data_dir": str(nodata if stem == "nodata" else small_data_dir)}
         (root / f"{stem}.yaml").write_text(yaml.safe_dump(params))
         args += ["-f", str(root / f"{stem}.yaml")]
     for name, value in {**QUICK["exp001"], "wandb_mode": "offline"}.items():
@@ -297,9 +298,7 @@ def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
     runs = {}
     for folder in (root / "outputs").glob("exp001/*"):
         config = json.loads((folder / "config.json").read_text())
-        stem = "broken" if "broken" in config["data_dir"] else None
-        stem = stem or next(k for k, v in BATCH_FILES.items() if v.items() <= config.items())
-        runs[stem] = folder
+        runs[next(k for k, v in BATCH_FILES.items() if v.items() <= config.items())] = folder
     return Batch(code, out.getvalue(), root / "outputs", runs)
 
 

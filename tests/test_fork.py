@@ -281,12 +281,17 @@ def test_a_forks_edits_are_what_runs_and_what_is_recorded(exp901, small_data_dir
         "wandb_mode": "offline",
     }
     runs = {}
-    for window in (14, 56):
+    mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for window, tracker in ((14, "wandb"), (56, "mlflow")):
         out = tmp_path / f"runs/w{window}"
-        runs[window] = runner.run(
-            "exp901", {**common, "my_window": window, "output_dir": str(out)}, log_output=False
-        )
+        params = {"my_window": window, "output_dir": str(out), "tracker": tracker}
+        params["mlflow_uri"] = mlflow_uri
+        runs[window] = runner.run("exp901", {**common, **params}, log_output=False)
     a, b = runs[14], runs[56]
+    import mlflow
+
+    run_id = json.loads((b / "metrics.json").read_text())["mlflow"]["run_id"]
+    assert mlflow.MlflowClient(mlflow_uri).get_run(run_id).data.params["my_window"] == "56"
     # recorded: config.json, the W&B config
     assert json.loads((a / "config.json").read_text())["my_window"] == 14
     config = {}

@@ -219,6 +219,29 @@ def test_a_user_error_in_a_cell_is_one_line_with_the_traceback_kept(tmp_path, sh
     assert read_metrics(run)["status"] == "failed"
 
 
+class StartRefused(RecordingTracker):
+    def start(self, info):
+        raise AssertionError("a tracker run was started")
+
+
+def test_bad_data_in_the_load_cell_is_one_line_and_no_tracker_run(
+    tmp_path, shell, cell_outputs, data_copy
+):
+    """`pipeline.load` on a duplicated store, as a kernel runs it: the run ends failed before
+    its tracker's run would open; the cell's error is the one line; the hook then steps aside."""
+    lines = (data_copy / "stores.csv").read_text().splitlines(keepends=True)
+    (data_copy / "stores.csv").write_text("".join([*lines[:2], lines[1], *lines[2:]]))
+    cfg = Exp001Config(data_dir=str(data_copy), output_dir=str(tmp_path / "run"), tracker="none")
+    shell.user_ns["run"] = run = Run(cfg, tracker := StartRefused())
+    shell.run_cell("from store_sales import pipeline\npipeline.load(run)")
+    (line,) = cell_outputs["error"]
+    assert _plain(line).startswith("DataError: ") and "line 3 repeats line 2" in line
+    metrics = read_metrics(run)
+    assert metrics["status"] == "failed" and "line 3 repeats line 2" in metrics["error"]
+    assert tracker.exit_code == 1
+    assert not shell.custom_exceptions  # a later cell's error is IPython's own again
+
+
 def test_a_bug_in_a_cell_keeps_its_full_traceback(tmp_path, shell, cell_outputs):
     Run(Exp001Config(output_dir=str(tmp_path / "run"), wandb_mode="disabled"), Tracker())
     shell.run_cell("def load():\n    return {}['x']\nload()")
@@ -263,11 +286,9 @@ def test_plain_papermill_prints_a_user_error_as_one_line(small_data_dir, tmp_pat
         "".join(o["data"]["text/plain"]) for o in outputs if o["output_type"] == "display_data"
     )
     assert "Traceback" in _plain(kept) and "_check_unique" in _plain(kept)
-    # `store-sales run`: the one line, and with --verbose the traceback the cell kept
+    # `store-sales run`: the same line before any kernel starts (runner.check_data), exit 2
     args = ["run", "exp001", "-q", "-p", "data_dir", str(data), "-p", "tracker", "none"]
-    assert cli.main([*args, "-p", "output_dir", str(tmp_path / "cli")]) == 1
-    err = capsys.readouterr().err
-    assert "line 3 repeats line 2" in err and "Traceback" not in err
-    assert cli.main([*args, "-v", "-p", "output_dir", str(tmp_path / "cli-v")]) == 1
-    err = _plain(capsys.readouterr().err)
-    assert "Traceback" in err and "_check_unique" in err
+    assert cli.main([*args, "-p", "output_dir", str(tmp_path / "cli")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: {cell_lines[0].removeprefix('DataError: ')}"
+    assert not (tmp_path / "cli").exists()

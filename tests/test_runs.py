@@ -200,12 +200,14 @@ def test_batch_goes_on_past_failures_and_ends_with_its_leaderboard(tracked_batch
     broken_line = next(
         line for line in out.splitlines() if line.startswith(f"[6/{n}] broken.yaml:")
     )
-    assert "failed after" in broken_line and "stores.csv not found" in broken_line
+    assert "failed after" in broken_line and "LightGBMError" in broken_line
     notebook = tracked_batch.runs["broken"] / "exp001.ipynb"
     assert f"(notebook: {notebook})" in broken_line and notebook.is_file()
-    assert "stores.csv not found" in notebook.read_text()  # the traceback stays in the notebook
-    assert f"4 of {n} runs finished, 2 failed:" in out
-    assert set(tracked_batch.runs) == set(BATCH_FILES) - {"bad"}
+    assert "lambda_l2" in notebook.read_text()  # the traceback stays in the notebook
+    nodata_line = next(line for line in out.splitlines() if line.startswith(f"[7/{n}] nodata"))
+    assert "not started: stores.csv not found in" in nodata_line  # bad data: no kernel either
+    assert f"4 of {n} runs finished, 3 failed:" in out
+    assert set(tracked_batch.runs) == set(BATCH_FILES) - {"bad", "nodata"}
 
 
 def test_runs_lists_every_tracker_together_and_best_is_the_lowest_cv(tracked_batch, capsys):

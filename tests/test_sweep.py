@@ -527,7 +527,7 @@ def test_create_offline_is_one_clear_error(monkeypatch, capsys):
     assert "no W&B API key" in err and "store-sales sweep local" in err
 
 
-def test_agent_runs_exp001_as_the_sweep_run(monkeypatch, fake_login, tmp_path):
+def test_agent_runs_exp001_as_the_sweep_run(monkeypatch, fake_login, tmp_path, small_data_dir):
     import wandb
     from wandb.sdk.lib import config_util
 
@@ -567,12 +567,13 @@ def test_agent_runs_exp001_as_the_sweep_run(monkeypatch, fake_login, tmp_path):
     monkeypatch.setattr(runner, "run", fake_run)
     folder = tmp_path / "agent"
     argv = ["agent", "team/store-sales/abc123", "--count", "3", "--sweep-dir", str(folder)]
-    assert cli(*argv, "-p", "data_dir", "/data", "-p", "num_boost_round", "500") == 0
+    data = str(small_data_dir)  # checked here before the agent starts (runner.check_data)
+    assert cli(*argv, "-p", "data_dir", data, "-p", "num_boost_round", "500") == 0
     assert agent_calls == [("abc123", "team", "store-sales", 3)]
     ((notebook, params),) = runs
     assert notebook == "exp001"
     assert params == {
-        "data_dir": "/data",
+        "data_dir": data,
         "num_boost_round": 500,
         "wandb_mode": "online",
         "wandb_project": "store-sales",
@@ -586,6 +587,36 @@ def test_agent_runs_exp001_as_the_sweep_run(monkeypatch, fake_login, tmp_path):
     record = json.loads((folder / "trials" / "run1" / sweep.TRIAL_FILE).read_text())
     assert record["state"] == "finished"
     assert json.loads((folder / sweep.STATE_FILE).read_text())["mode"] == "online"
+
+
+def test_an_agent_refuses_bad_data_before_its_first_trial(
+    monkeypatch, fake_login, tmp_path, data_copy, capsys
+):
+    """The sweep's data on this machine, checked once the sweep's config is fetched: one line,
+    exit 2, no local folder, no W&B agent (`store-sales sweep create` has no data to check:
+    the agents read theirs)."""
+    import wandb
+
+    class FakeSweep:
+        id, project, entity = "abc123", "store-sales", "team"
+        config = yaml.safe_load(SHIPPED.read_text())
+
+    class FakeApi:
+        def __init__(self, overrides=None):
+            pass
+
+        def sweep(self, path):
+            return FakeSweep()
+
+    monkeypatch.setattr(wandb, "Api", FakeApi)
+    monkeypatch.setattr(wandb, "agent", lambda *a, **k: pytest.fail("an agent was started"))
+    (data_copy / "oil.csv").write_bytes(b"")
+    folder = tmp_path / "agent"
+    argv = ["agent", "team/store-sales/abc123", "--count", "3", "--sweep-dir", str(folder)]
+    assert cli(*argv, "-p", "data_dir", str(data_copy)) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "oil.csv: is empty (0 bytes" in line
+    assert not folder.exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import leaderboard, progress, runner
 from .cliutil import load_parameters_file, typed_value
+from .data import DataError
 from .errors import ConfigError, RunFailed, UserError
 
 
@@ -57,13 +58,17 @@ def expand(files: list[str], grid: list[str], common: dict[str, Any]) -> list[It
 
 
 def run_batch(template: str, items: list[Item], stream: bool = False) -> list[Item]:
-    """Check every item, then run the valid ones one after another; prints a line per run."""
+    """Check every item, then run the valid ones one after another; prints a line per run.
+
+    Bad data shared by every run is one DataError (exit 2) before any run starts; a data
+    folder only some runs read makes those runs invalid, as a bad parameter does."""
     notebook = runner.resolve_notebook(template)
     for item in items:
         try:
             runner.check_config(notebook, item.params)
         except ConfigError as err:
             item.status, item.reason = "invalid", str(err)
+    _check_data(notebook, [item for item in items if item.status != "invalid"])
     n = len(items)
     bar = progress.runs(sum(i.status != "invalid" for i in items))  # ETA over the runs
     for i, item in enumerate(items, start=1):
@@ -77,7 +82,7 @@ def run_batch(template: str, items: list[Item], stream: bool = False) -> list[It
             item.run_dir = runner.run(notebook, item.params, log_output=stream)
             item.status = "finished"
         except RunFailed as err:
-            item.status, item.reason, item.notebook = "failed", str(err), err.notebook
+            item.status, item.reason, item.notebook = "failed", str(err).strip(), err.notebook
             item.run_dir = Path(err.notebook).parent
         except (UserError, FileExistsError) as err:
             item.status, item.reason = "failed", str(err)
@@ -92,6 +97,19 @@ def run_batch(template: str, items: list[Item], stream: bool = False) -> list[It
             break
     bar.close()
     return items
+
+
+def _check_data(notebook: Path, items: list[Item]) -> None:
+    declared = runner.notebook_parameters(notebook)
+    folders = {str({**declared, **item.params}.get("data_dir") or "") for item in items}
+    if len(folders) == 1:  # the one folder of every run: its DataError ends the batch
+        runner.check_data(notebook, items[0].params, declared)
+        return
+    for item in items:  # each folder is read once (data.check_data remembers those that pass)
+        try:
+            runner.check_data(notebook, item.params, declared)
+        except DataError as err:
+            item.status, item.reason = "invalid", str(err)
 
 
 def _result(head: str, item: Item) -> str:

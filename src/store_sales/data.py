@@ -252,11 +252,12 @@ def _check_last_day_complete(frame: pd.DataFrame, path: Path) -> None:
         )
 
 
-def resolve_data_dir(data_dir: str | Path = "") -> tuple[Path, str]:
+def resolve_data_dir(data_dir: str | Path = "", generate: bool = True) -> tuple[Path, str]:
     """The folder to read and a one-line note on where it came from.
 
     An explicit folder is used as given (and fails loudly if incomplete). With none, real data
-    is used when present; otherwise full-scale synthetic data is generated once and reused.
+    is used when present; otherwise full-scale synthetic data is generated once and reused
+    (`generate=False`: its folder is returned as it is, perhaps not written yet).
     """
     if data_dir:
         return Path(data_dir).expanduser().resolve(), f"data: {data_dir}"
@@ -269,11 +270,11 @@ def resolve_data_dir(data_dir: str | Path = "") -> tuple[Path, str]:
             f"(Add Input -> Competitions -> {COMPETITION})."
         )
     synth = synthetic_data_dir()
-    if not (synth / "hidden" / "synth.json").is_file():
-        from .synth import generate
+    if generate and not (synth / "hidden" / "synth.json").is_file():
+        from .synth import generate as write_synthetic
 
         print(f"No real data at {real}; generating full-scale synthetic data in {synth} ...")
-        generate(synth, seed=0)
+        write_synthetic(synth, seed=0)
     note = (
         f"data: SYNTHETIC data at {synth} (no real data at {real}; to use real data: "
         f"kaggle competitions download -c {COMPETITION} -p {real} and unzip it)"
@@ -285,16 +286,57 @@ def load_data(data_dir: str | Path = "") -> CompetitionData:
     """Read and check all seven files; see `resolve_data_dir` for the default folder."""
     folder, note = resolve_data_dir(data_dir)
     print(note)
+    return _read_checked(folder)
+
+
+def _read_checked(folder: Path, say=print) -> CompetitionData:
     if not folder.is_dir():
         raise DataError(f"data_dir {folder} does not exist. {GET_DATA}")
     frames = {name: read_table(folder / f"{name}.csv", name) for name in SCHEMAS}
     data = CompetitionData(**frames, source=folder)
-    check_consistency(data)
+    check_consistency(data, say)
     return data
 
 
-def check_consistency(data: CompetitionData) -> None:
-    """Cross-file checks that would otherwise fail deep inside feature building."""
+# folder -> (name, size, mtime) of its files when they last passed `check_data`
+_PASSED: dict[Path, tuple] = {}
+
+
+def check_data(data_dir: str | Path = "") -> Path | None:
+    """`load_data`'s checks, every file's and across files, with nothing kept and nothing
+    printed: what `store-sales run/batch/tune/sweep` (`runner.check_data`) run before a run
+    folder, a tracker run or a kernel exists, so bad data is one DataError line there. Returns
+    the folder; None when there is nothing to check yet (the default synthetic data, which the
+    kernel writes first). A folder that passed is not read again while its files keep their
+    size and modification time (a batch, a sweep's trials); the kernel reads and checks the
+    files anyway: the memo can only make a problem show up there instead, as it did before."""
+    folder, _ = resolve_data_dir(data_dir, generate=False)
+    if not data_dir and folder == synthetic_data_dir():
+        if not (folder / "hidden" / "synth.json").is_file():
+            return None  # the kernel generates it (resolve_data_dir), known-good
+    stamp = _stamp(folder)
+    if stamp is not None and _PASSED.get(folder) == stamp:
+        return folder
+    _read_checked(folder, say=lambda *_: None)
+    pa.default_memory_pool().release_unused()  # a CLI waits on the kernel: give 3M rows back
+    if stamp is not None:
+        _PASSED[folder] = stamp
+    return folder
+
+
+def _stamp(folder: Path) -> tuple | None:
+    try:
+        return tuple(
+            (name, (st := (folder / f"{name}.csv").stat()).st_size, st.st_mtime_ns)
+            for name in SCHEMAS
+        )
+    except OSError:  # a file missing: `_read_checked` says which
+        return None
+
+
+def check_consistency(data: CompetitionData, say=print) -> None:
+    """Cross-file checks that would otherwise fail deep inside feature building; `say`: where
+    a note goes (a test period of another length)."""
     train, test = data.train, data.test
     folder = data.source
     if train.empty or test.empty:
@@ -327,7 +369,7 @@ def check_consistency(data: CompetitionData) -> None:
             f"{test_days.max().date()} ({len(test_days)} days). Use matching train/test files."
         )
     if len(test_days) != HORIZON:
-        print(f"note: test covers {len(test_days)} days (Kaggle's covers {HORIZON}).")
+        say(f"note: test covers {len(test_days)} days (Kaggle's covers {HORIZON}).")
     train_series = set(map(tuple, train[key].drop_duplicates().astype(str).to_numpy()))
     test_series = set(map(tuple, test[key].drop_duplicates().astype(str).to_numpy()))
     unseen = test_series - train_series

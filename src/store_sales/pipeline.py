@@ -21,7 +21,7 @@ from . import metrics as m
 from . import plots, predictions, progress, results
 from . import summary as summaries
 from .codeinfo import executed_cells
-from .data import SCHEMAS, CompetitionData, load_data
+from .data import SCHEMAS, CompetitionData, DataError, load_data
 from .envinfo import environment, fingerprint
 from .errors import ConfigError
 from .features import Panel, build_panel, feature_names, select
@@ -54,12 +54,18 @@ def scheme_tag(n_folds: int) -> str:
 
 
 def load(run: Run) -> tuple[CompetitionData, Panel]:
-    """Read and check the data, then open the tracker's run with config and data fingerprint."""
+    """Read and check the data, then open the tracker's run with config and data fingerprint.
+
+    Bad data (a DataError) opens no tracker run: the run ends here, failed, and its
+    metrics.json (status, the error's one line) is the record of it."""
     cfg = run.cfg
     try:
         with run.phase("load"):
             data = load_data(cfg.data_dir)
             panel = build_panel(data)
+    except DataError as err:
+        run.fail(err)
+        raise
     except Exception:
         run.tracker.start(_run_info(run))  # the failed run is on record in the tracker too
         raise

@@ -138,6 +138,14 @@ class Run:
         _restore_signals(self._signals)
         return self.metrics
 
+    def fail(self, err: BaseException) -> None:
+        """End the run now as failed by `err`, which the caller raises next (bad data, before
+        the tracker's run is opened). In IPython the error hook still shows `err` when it gets
+        there (one line for a UserError), then steps aside."""
+        self.metrics["error"] = f"{type(err).__name__}: {err}"
+        self.finish(exit_code=1)
+        _set_error_hook(self)
+
 
 def result_lines(run_dir: Path, metrics: dict) -> list[str]:
     """What a finished run tells the user first: its scores, its folder, its submission."""
@@ -191,6 +199,8 @@ def _set_error_hook(run: Run | None) -> None:
             shell._showtraceback(etype, value, shell.InteractiveTB.get_exception_only(etype, value))
         else:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        if run.finished:  # a run ended by `Run.fail` kept the hook for this error only
+            shell.set_custom_exc((), None)
 
     shell.set_custom_exc((BaseException,), on_error)
 

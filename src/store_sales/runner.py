@@ -98,6 +98,20 @@ def check_config(notebook: Path, params: dict[str, Any]) -> dict[str, Any]:
     return declared
 
 
+def check_data(notebook: Path, params: dict[str, Any], declared: dict | None = None) -> None:
+    """The data checks of `data.load_data` on the folder the kernel would read (its `data_dir`,
+    resolved as the kernel resolves it), before any run folder, tracker run or kernel exists:
+    bad data is one DataError line (exit 2) here. A template without data has none to check."""
+    template = for_notebook(notebook)
+    if template is None or "data_dir" not in {f.name for f in fields(template.config)}:
+        return
+    if declared is None:
+        declared = notebook_parameters(notebook)
+    from .data import check_data as check_folder
+
+    check_folder(str({**declared, **params}.get("data_dir") or ""))
+
+
 def known_features(notebook: Path) -> dict[str, tuple[str, str]]:
     """name -> (group, description): the built-ins, then the notebook's own `@feature`s."""
     from .features import REGISTRY
@@ -131,11 +145,13 @@ def run(
 ) -> Path:
     """Execute a template; returns its run folder (with the executed notebook inside).
 
-    Raises ConfigError before anything starts for bad parameters, and RunFailed (one line; the
-    traceback stays in the executed notebook) when the notebook stops on an exception."""
+    Raises ConfigError (bad parameters) or DataError (bad data) before anything starts, and
+    RunFailed (one line; the traceback stays in the executed notebook) when the notebook stops
+    on an exception."""
     path = resolve_notebook(notebook)
     params = dict(params or {})
     declared = check_config(path, params)
+    check_data(path, params, declared)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
     # The folder is made here, not in the notebook, so the executed notebook can live in it.
     template = for_notebook(path)

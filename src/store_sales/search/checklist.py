@@ -90,6 +90,22 @@ def looks_numeric(text: str) -> bool:
     return True
 
 
+def check_data(
+    config: dict, template: str | Path, fixed: dict | None, declared: dict | None = None
+) -> None:
+    """The data the trials will read, checked before the sweep's (or study's) folder, a trial
+    or a kernel exists (`runner.check_data`: one DataError line): the data_dir of `fixed` (or
+    the template's default), or each one the YAML gives it (`value`, `values`)."""
+    fixed = dict(fixed or {})
+    given = (config.get("parameters") or {}).get("data_dir")
+    choices = []
+    if isinstance(given, dict):
+        choices = [given["value"]] if "value" in given else list(given.get("values") or [])
+    notebook = runner.resolve_notebook(template)
+    for params in [{**fixed, "data_dir": c} for c in choices] or [fixed]:
+        runner.check_data(notebook, params, declared)
+
+
 # ---------------------------------------------------------------------------------------------
 # the checklist
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import progress
 from ..jsonio import read_json
+from ..search.checklist import check_data
 from ..search.pool import run_trials
 from ..search.results import SearchSummary
 from ..search.template import (
@@ -116,6 +117,7 @@ def local_sweep(
     cfg = load_config(config)
     fixed = dict(fixed or {})
     declared = check_config(cfg, template, fixed, allow_large_grid)
+    check_data(cfg, template, fixed, declared)
     if not name and not sweep_dir:
         name = f"{_prefix(cfg)}-{stamp()}"
     name, folder = search_folder("sweeps", name, sweep_dir, SweepError, "sweep")

@@ -12,6 +12,7 @@ from .. import runner
 from ..jsonio import write_json
 from ..paths import outputs_root
 from ..search import trials as search_trials
+from ..search.checklist import check_data
 from ..search.template import check_count
 from ..wb import login, sweep_server
 from . import trials
@@ -115,7 +116,8 @@ def agent(
     cfg = remote.config
     fixed = dict(fixed or {})
     # the server already accepted it; this catches parameters the template lacks, before a trial
-    check_config(cfg, template, fixed, allow_large_grid=True)
+    declared = check_config(cfg, template, fixed, allow_large_grid=True)
+    check_data(cfg, template, fixed, declared)  # this machine's data, before a trial
     folder = (
         Path(sweep_dir).expanduser().resolve()
         if sweep_dir

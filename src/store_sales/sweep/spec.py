@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..search.checklist import Checklist
+from ..search.checklist import Checklist, check_data
 from ..search.template import (
     DEFAULT_TEMPLATE,
     MAX_GRID,
@@ -29,6 +29,7 @@ __all__ = [
     "METRICS",
     "SweepError",
     "check_config",
+    "check_data",
     "check_every_default",
     "grid_size",
     "load_config",

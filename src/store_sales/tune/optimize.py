@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import progress, runner
 from ..paths import REPO_ROOT
+from ..search.checklist import check_data
 from ..search.pool import run_trials
 from ..search.results import SearchSummary
 from ..search.template import (
@@ -94,6 +95,7 @@ def tune(
         raise TuneError("check_every must be >= 1")
     fixed = dict(fixed or {})
     space = check(cfg, template, fixed, allow_large_grid, grid=sampler == "grid")
+    check_data(cfg, template, fixed, space.declared)  # before the study or a trial
     # the template tuned names the study, not the YAML (configs/sweep.yaml is exp001's)
     name = study or f"{Path(template).stem}-{stamp()}"
     name, folder = search_folder("tune", name, study_dir, TuneError, "study")
