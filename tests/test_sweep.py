@@ -21,7 +21,8 @@ from conftest import QUICK, isolate_wandb, leet_records, run_notebook_calls
 from store_sales import pipeline, runner, sweep
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.paths import REPO_ROOT
-from store_sales.sweep import local as sweep_local
+from store_sales.search import template as search_template
+from store_sales.search import trials as search_trials
 from store_sales.sweep import trials as sweep_trials
 from store_sales.templates import exp001
 from store_sales.wb import login
@@ -119,7 +120,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a trial was started")
 
-    monkeypatch.setattr(sweep_trials, "run_trial", refuse)
+    monkeypatch.setattr(search_trials, "run_trial", refuse)
     monkeypatch.setattr(runner, "run", refuse)
 
 
@@ -261,7 +262,7 @@ GRID_3 = {
 def test_grid_runs_each_point_once_continues_by_name_and_stops_when_exhausted(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(lambda p: 1.0 / p["num_leaves"]))
+    monkeypatch.setattr(search_trials, "run_trial", fake_trial(lambda p: 1.0 / p["num_leaves"]))
     folder = tmp_path / "grid"
     sweep.local_sweep(GRID_3, 2, sweep_dir=folder)
     summary = sweep.local_sweep(GRID_3, 5, sweep_dir=folder)  # continues: one point left
@@ -282,7 +283,7 @@ def test_grid_runs_each_point_once_continues_by_name_and_stops_when_exhausted(
 
 
 def test_consecutive_failures_stop_the_sweep(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(None, fail=True))
+    monkeypatch.setattr(search_trials, "run_trial", fake_trial(None, fail=True))
     summary = sweep.local_sweep(BASE, 10, sweep_dir=tmp_path / "broken")
     assert len(summary.table) == sweep.MAX_CONSECUTIVE_FAILURES
     assert set(summary.table["state"]) == {"failed"}
@@ -291,20 +292,22 @@ def test_consecutive_failures_stop_the_sweep(tmp_path, monkeypatch, capsys):
 
 
 def test_metric_target_ends_the_sweep(tmp_path, monkeypatch):
-    monkeypatch.setattr(sweep_trials, "run_trial", fake_trial(lambda p: 0.3))
+    monkeypatch.setattr(search_trials, "run_trial", fake_trial(lambda p: 0.3))
     config = _with(metric={"name": "val/rmsle", "goal": "minimize", "target": 0.5})
     assert len(sweep.local_sweep(config, 5, sweep_dir=tmp_path / "t").table) == 1
 
 
 def test_parallel_trials_share_the_cores_only_for_a_template_with_num_threads(monkeypatch):
-    monkeypatch.setattr(sweep_local.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(search_template.os, "cpu_count", lambda: 8)
     fields = {"learning_rate", "num_threads"}
-    assert sweep_local._default_threads({}, BASE, 2, fields) == {"num_threads": 4}
-    assert sweep_local._default_threads({}, BASE, 1, fields) == {}  # one trial: all cores
-    assert sweep_local._default_threads({"num_threads": 3}, BASE, 2, fields) == {"num_threads": 3}
+    assert search_template.default_threads({}, BASE, 2, fields) == {"num_threads": 4}
+    assert search_template.default_threads({}, BASE, 1, fields) == {}  # one trial: all cores
+    assert search_template.default_threads({"num_threads": 3}, BASE, 2, fields) == {
+        "num_threads": 3
+    }
     tuned = _with(params={"num_threads": {"values": [1, 2]}})
-    assert sweep_local._default_threads({}, tuned, 2, fields) == {}
-    assert sweep_local._default_threads({}, BASE, 2, {"learning_rate"}) == {}  # no such knob
+    assert search_template.default_threads({}, tuned, 2, fields) == {}
+    assert search_template.default_threads({}, BASE, 2, {"learning_rate"}) == {}  # no such knob
 
 
 # ---------------------------------------------------------------------------------------------

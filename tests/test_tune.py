@@ -131,11 +131,12 @@ def test_a_refused_resume_says_what_differs(tmp_path, change, said):
 
 
 def test_the_default_study_is_named_by_the_template_tuned(tmp_path, monkeypatch):
+    from store_sales.search import template as search_template
     from store_sales.tune import optimize
 
-    monkeypatch.setattr(optimize, "_worker", lambda *a, **k: None)  # no trials: just the study
+    monkeypatch.setattr(optimize, "run_trials", lambda *a, **k: "")  # no trials: just the study
     monkeypatch.setattr(optimize, "summarize", lambda folder: folder)
-    monkeypatch.setattr(optimize, "outputs_root", lambda: tmp_path)
+    monkeypatch.setattr(search_template, "outputs_root", lambda: tmp_path)
     spec = tmp_path / "s.yaml"  # named for exp001, as configs/sweep.yaml is
     spec.write_text(
         "name: exp001-lgbm\nmethod: random\nmetric: {name: val/rmsle, goal: minimize}\n"

@@ -19,9 +19,9 @@ GPU_DEVICES = ("gpu", "cuda")  # LightGBM: gpu (OpenCL) | cuda; XGBoost, torch: 
 @cache
 def gpu_name() -> str | None:
     """The first GPU nvidia-smi lists; None when there is none (or no nvidia-smi)."""
-    from .envinfo import _command
+    from .envinfo import command_output
 
-    out = _command(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
+    out = command_output(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
     return out.splitlines()[0].strip() if out else None
 
 

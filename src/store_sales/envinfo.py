@@ -59,12 +59,14 @@ def environment() -> dict:
         "packages": versions,
         "platform": "kaggle" if on_kaggle() else "local",
         "cpu_count": os.cpu_count(),
-        "gpu": _command(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]) or None,
+        "gpu": command_output(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]) or None,
         "git_commit": None,
     }
     if (REPO_ROOT / ".git").exists():
         env["git_commit"] = git_commit()
-        env["git_dirty"] = bool(_command(["git", "-C", str(REPO_ROOT), "status", "--porcelain"]))
+        env["git_dirty"] = bool(
+            command_output(["git", "-C", str(REPO_ROOT), "status", "--porcelain"])
+        )
     return env
 
 
@@ -72,10 +74,11 @@ def git_commit() -> str | None:
     """The checkout's HEAD commit; None outside a git checkout (a Kaggle kernel, a wheel)."""
     if not (REPO_ROOT / ".git").exists():
         return None
-    return _command(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]) or None
+    return command_output(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]) or None
 
 
-def _command(cmd: list[str]) -> str:
+def command_output(cmd: list[str]) -> str:
+    """The command's stdout, stripped; "" when it is missing, fails or takes over 5 s."""
     if not shutil.which(cmd[0]):
         return ""
     try:

@@ -32,6 +32,7 @@ USER_ERROR_NAMES = frozenset(
         "UserError",
         "ConfigError",
         "DataError",
+        "SearchError",
         "SweepError",
         "MetadataError",
         "WandbLoginError",

@@ -190,13 +190,13 @@ def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validati
 
 
 def trial_hook(sweep_dir, run_dir):
-    """A tune trial's pruning hook (its sweep_dir holds tune.json), else a sweep trial's
-    hyperband hook: chosen here, so that sweep and tune need not import each other (a
-    circle sweep -> tune -> sweep through their package inits, lazy or not)."""
+    """A trial's step hook. `sweep_dir` is the search's folder (a sweep's or a study's), the run
+    folder the trial's: a tune trial's holds tune.json (Optuna's pruning hook), else the sweep's
+    hyperband hook. Chosen here, so that sweep and tune need not import each other."""
     from .tune.hook import PruningHook, is_tune_trial
 
-    if is_tune_trial(sweep_dir):
-        return PruningHook(Path(sweep_dir))
+    if is_tune_trial(run_dir):
+        return PruningHook(Path(run_dir))
     from .sweep.hook import trial_hook as sweep_trial_hook
 
     return sweep_trial_hook(sweep_dir, run_dir)

@@ -7,7 +7,10 @@ Offline (`local_sweep`): the same YAML is handed to `sweeps`, the open-source en
 runs, so grid/random/bayes suggestions and hyperband stopping follow the same rules without a
 network. Each trial is a template run through papermill into its own folder.
 
-    spec     the YAML: load, guards, grid size, suggestions as template parameters
+    (on the search layer, `store_sales.search`: its checklist, trial folders, worker pool,
+    results and step-judging hook)
+
+    spec     the YAML: the engine's guards, grid size, suggestions as template parameters
     engine   the quiet `sweeps` import and its run objects
     trials   the sweep folder: state, trial folders, running one trial, trials as engine runs
     hook     `trial_hook`: a trial's per-step record and hyperband stop (model-independent)
@@ -24,7 +27,7 @@ from .entry import run
 from .hook import TrialHook, trial_hook
 from .local import MAX_CONSECUTIVE_FAILURES, local_sweep
 from .online import agent, create
-from .results import Summary, best_params, plot_sweep, results_table, summarize
+from .results import best_params, plot_sweep, results_table, summarize
 from .spec import (
     DEFAULT_PROJECT,
     DEFAULT_TEMPLATE,
@@ -56,7 +59,6 @@ __all__ = [
     "STATE_FILE",
     "STOP_FILE",
     "TRIAL_FILE",
-    "Summary",
     "SweepError",
     "TrialHook",
     "agent",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..search.results import SearchSummary
 from .local import local_sweep
 from .online import agent, create
-from .results import Summary, summarize
+from .results import summarize
 from .spec import SweepError
 
 
@@ -23,7 +24,7 @@ def run(
     entity: str = "",
     fixed: dict | None = None,
     allow_large_grid: bool = False,
-) -> Summary:
+) -> SearchSummary:
     """The notebook's entry point. local: `local_sweep`. online: join `sweep_id`, or create a
     sweep from `config` first, then run `count` trials here as one of its agents."""
     if mode == "local":

@@ -1,35 +1,30 @@
 """The per-step hook of a sweep trial: records the validation curve and lets hyperband stop it.
 
-Model-independent: any adapter calls it after every training step (`models.base.StepEvent`).
-It imports neither wandb nor a model library; what the trial's tracker records about a stop is
-the pipeline's business (it reads `FitResult.stopped`).
+A `search.hook.StepJudge` (fold 1, every `check_every` steps, `StopTraining`). It imports
+neither wandb nor a model library; what the trial's tracker records about a stop is the
+pipeline's business (it reads `FitResult.stopped`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from ..jsonio import to_jsonable, write_json
-from ..models.base import StepEvent, StopTraining
+from ..models.base import StepEvent
+from ..search.hook import StepJudge
+from ..search.template import PER_STEP_METRICS, check_every_default
 from .engine import engine_run, import_sweeps
-from .spec import PER_STEP_METRICS, check_every_default
 from .trials import HISTORY_FILE, STATE_FILE, STOP_FILE, engine_runs, read_state
 
-JUDGED_FOLD = 1  # the fold nearest the test, fitted first; hyperband judges it alone
 
-
-class TrialHook:
+class TrialHook(StepJudge):
     """Records the trial's per-step validation metric and, in a local sweep with
     `early_terminate`, asks the engine every few steps whether hyperband stops this trial.
 
-    The value is fold 1's step score under the metric's own definition: for `val/rmsle` the
-    pipeline's `val_rmsle` (every validation row, zero-rule ones included, before clipping at
-    0), for `val/rmsle_alive` the adapter's `val_rmse` (the rows the model forecasts). Its best
-    step is the trial's best model and clipping only lowers it, so the summary is at most the
-    history's minimum: bayes, which takes the best of history and summary as the W&B server
-    does, ranks trials by the headline metric.
+    Its best step is the trial's best model and clipping only lowers it, so the summary is at
+    most the history's minimum: bayes, which takes the best of history and summary as the W&B
+    server does, ranks trials by the headline metric.
     """
 
     def __init__(self, sweep_dir: Path, run_dir: Path):
@@ -39,15 +34,15 @@ class TrialHook:
                 f"sweep_dir {sweep_dir} holds no {STATE_FILE}: sweep_dir is set by "
                 "`store-sales sweep` for its trials; leave it empty for a plain run"
             )
+        config = state["config"]
+        every = state.get("check_every") or check_every_default(state.get("template", ""))
+        super().__init__(config["metric"]["name"], every)
         self.sweep_dir = sweep_dir
         self.run_dir = run_dir
         self.name = run_dir.name
-        self.config = state["config"]
-        self.metric = self.config["metric"]["name"]
-        self.check_every = int(
-            state.get("check_every") or check_every_default(state.get("template", ""))
-        )
-        early_terminate = "early_terminate" in self.config
+        self.config = config
+        self.check_every = self.every
+        early_terminate = "early_terminate" in config
         self.hyperband = early_terminate and state.get("mode") == "local"
         # Online, the W&B server runs hyperband on the run's history of the metric, so the
         # per-step value must be logged under the metric's name (the tracker logs `extra` in
@@ -56,35 +51,34 @@ class TrialHook:
         # A metric known only after all folds (cv/rmsle_mean) gets no per-step history under
         # its name: the engine would take fold 1's curve for it.
         self.key = self.metric if self.metric in PER_STEP_METRICS else "val_rmse"
-        self.source = "val_rmsle" if self.metric == "val/rmsle" else "val_rmse"
         self.history: list[dict] = []
         self._cache: dict = {}
-        self._best: tuple[float, int] = (math.inf, 0)  # value, step (0: none yet)
 
-    def __call__(self, event: StepEvent) -> None:
-        if event.fold != JUDGED_FOLD or event.scope != "step":
-            return
-        step = event.step
-        if step == 1:  # a new training: start a new record
-            self.history = []
-            self._best = (math.inf, 0)
-            (self.run_dir / HISTORY_FILE).write_text("")
-        # val/rmsle's own per-step value (zero-rule rows included) where the pipeline gave it
-        value = float(event.values.get(self.source, event.values["val_rmse"]))
+    def restart(self) -> None:
+        super().restart()
+        self.history = []
+        (self.run_dir / HISTORY_FILE).write_text("")
+
+    def record(self, step: int, value: float, event: StepEvent) -> None:
         self.history.append({self.key: value})
         # "round" is the file's historical name for the step
         with (self.run_dir / HISTORY_FILE).open("a") as f:
             f.write(json.dumps({"round": step, self.key: value}) + "\n")
         if self.log_metric and self.metric != "val/rmsle":  # the tracker logs val/rmsle itself
             event.extra[self.metric] = value
-        if self.hyperband and step % self.check_every == 0 and self._best[1] > 0:
-            info = self._stop_info(step)
-            if info is not None:
-                self._stop(step, info)
-        # after the check: a stop keeps the best of the steps before this one, as the adapter
-        # does (it ends at its best step so far)
-        if value < self._best[0]:
-            self._best = (value, step)
+
+    def judge(self, step: int, value: float) -> dict | None:
+        if not self.hyperband:
+            return None
+        info = self._stop_info(step)
+        if info is None:
+            return None
+        write_json(
+            self.run_dir / STOP_FILE,
+            {"stopped_at_round": step, "best_round": self.best_step, **info},
+        )
+        print(f"sweep: hyperband stopped {self.name} at step {step}: {info['verdict']}")
+        return {"verdict": info["verdict"]}
 
     def _stop_info(self, steps: int) -> dict | None:
         """The engine's verdict over all trials' histories; None = keep training."""
@@ -103,17 +97,6 @@ class TrialHook:
             "thresholds": [to_jsonable(info["thresholds"][i]) for i in reached],
             "verdict": (info.get("lines") or [""])[-1],
         }
-
-    def _stop(self, steps: int, info: dict) -> None:
-        best_step = self._best[1]
-        write_json(
-            self.run_dir / STOP_FILE,
-            {"stopped_at_round": steps, "best_round": best_step, **info},
-        )
-        print(f"sweep: hyperband stopped {self.name} at step {steps}: {info['verdict']}")
-        raise StopTraining(
-            {"stopped_at_round": steps, "best_round": best_step, "verdict": info["verdict"]}
-        )
 
 
 def trial_hook(sweep_dir: str | Path, run_dir: str | Path):

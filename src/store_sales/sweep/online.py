@@ -11,6 +11,9 @@ import yaml
 from .. import runner
 from ..jsonio import write_json
 from ..paths import outputs_root
+from ..search import trials as search_trials
+from ..search.checklist import check_data
+from ..search.template import check_count
 from ..wb import login, sweep_server
 from . import trials
 from .spec import (
@@ -18,7 +21,6 @@ from .spec import (
     DEFAULT_TEMPLATE,
     SweepError,
     check_config,
-    check_data,
     check_every_default,
     load_config,
     suggested_params,
@@ -85,7 +87,7 @@ class _AgentTrial:
         trial_dir = self.folder / "trials" / run_id
         trial_dir.mkdir(parents=True, exist_ok=True)
         params = trials.start_trial(trial_dir, suggested, {**self.base, **suggested})
-        outcome = trials.run_trial(self.template, params, self.log_output)
+        outcome = search_trials.run_trial(self.template, params, self.log_output)
         trials.end_trial(trial_dir, outcome["error"])
         if outcome["error"]:  # the agent counts failures (and stops after too many in a row)
             raise RuntimeError(outcome["error"])
@@ -106,8 +108,9 @@ def agent(
     Start agents on as many machines or Kaggle sessions as you like with the same sweep id: the
     server hands each a different trial and runs bayes and hyperband over all of them.
     """
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise SweepError("count is required: the number of trials this agent runs (--count N)")
+    check_count(
+        count, SweepError, "count is required: the number of trials this agent runs (--count N)"
+    )
     _require_online("sweep agent")
     remote = sweep_server.fetch_sweep(sweep_id, project, entity)
     cfg = remote.config

@@ -3,24 +3,16 @@ and the metric against each tuned parameter (sweep.png)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from .. import runner
-from ..jsonio import read_json, to_jsonable
-from .spec import METRICS, RESERVED, SweepError, is_constant
+from ..jsonio import read_json
+from ..search import results as search_results
+from ..search.checklist import is_constant
+from ..search.results import SearchSummary, print_outcome
+from ..search.template import METRICS
+from .spec import SweepError
 from .trials import STATE_FILE, TRIAL_FILE, read_history, read_state, trial_dirs
-
-
-@dataclass
-class Summary:
-    dir: Path
-    table: Any  # pandas.DataFrame, best first
-    best: dict | None  # the best finished trial's row
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def results_table(sweep_dir: str | Path):
@@ -48,8 +40,7 @@ def results_table(sweep_dir: str | Path):
                 **{k: record.get("suggested", {}).get(k) for k in swept},
             }
         )
-    columns = ["trial", "state", metric, "best_step", "steps", "seconds", *swept]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=search_results.columns(metric, swept))
     table[metric] = pd.to_numeric(table[metric])
     return table.sort_values(metric, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -61,35 +52,28 @@ def best_params(sweep_dir: str | Path, trial: str) -> dict:
     state = read_state(folder)
     declared = runner.notebook_parameters(runner.resolve_notebook(state["template"]))
     params = read_json(folder / "trials" / trial / TRIAL_FILE)["params"]
-    return {
-        k: params[k]
-        for k in declared
-        if k in params and k not in RESERVED and params[k] != declared[k]
-    }
+    return search_results.best_params(params, declared)
 
 
-def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> Summary:
+def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> SearchSummary:
     """Write results.csv, best.yaml and sweep.png; print the table and the rerun command."""
-
     folder = Path(sweep_dir)
     state = read_state(folder)
     metric = state.get("config", {}).get("metric", {}).get("name", "")
     table = results_table(folder)
-    files = {"results": folder / "results.csv"}
-    table.to_csv(files["results"], index=False)
-    finished = table[(table["state"] == "finished") & table[metric].notna()]
-    best = to_jsonable(finished.iloc[0].to_dict()) if len(finished) else None
+    files = {"results": search_results.write_table(table, folder)}
+    best = search_results.best_row(table, metric, "finished")
     if best is not None:
-        files["best"] = folder / "best.yaml"
-        params = best_params(folder, best["trial"])
-        header = (
-            f"# Best trial of sweep {state['name']} ({state['config']['method']}): "
-            f"{best['trial']}, {metric} = {best[metric]:.6f}\n"
-            f"# Rerun: papermill notebooks/{state['template']}.ipynb out.ipynb -f best.yaml "
-            "-p output_dir NEW\n"
-            f"#    or: store-sales run {state['template']} -f best.yaml\n"
+        header = [
+            f"Best trial of sweep {state['name']} ({state['config']['method']}): "
+            f"{best['trial']}, {metric} = {best[metric]:.6f}",
+            f"Rerun: papermill notebooks/{state['template']}.ipynb out.ipynb -f best.yaml "
+            "-p output_dir NEW",
+            f"   or: store-sales run {state['template']} -f best.yaml",
+        ]
+        files["best"] = search_results.write_best(
+            folder, header, best_params(folder, best["trial"])
         )
-        files["best"].write_text(header + yaml.safe_dump(params, sort_keys=False))
     figure = plot_sweep(table, state) if plot else None
     if figure is not None:
         files["plot"] = folder / "sweep.png"
@@ -98,22 +82,7 @@ def summarize(sweep_dir: str | Path, quiet: bool = False, plot: bool = True) -> 
         print_outcome(table, files, best, metric, state["template"], str(best and best["trial"]))
         if figure is not None:
             print(f"plot    {files['plot']}")
-    return Summary(dir=folder, table=table, best=best, files=files)
-
-
-def print_outcome(table, files: dict, best: dict | None, metric: str, template: str, name: str):
-    """A finished sweep's or study's table (a DataFrame), where it is, and its best trial
-    (`name`) with the command that reruns it; shared by `sweep` and `tune`."""
-    import pandas as pd
-
-    with pd.option_context("display.width", 160, "display.max_columns", 30):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
-    print(f"table   {files['results']}")
-    if best is None:
-        print("no finished trial yet: no best.yaml")
-        return
-    print(f"best    {name}: {metric} {best[metric]:.5f} -> {files['best']}")
-    print(f"rerun   store-sales run {template} -f {files['best']}")
+    return SearchSummary(dir=folder, table=table, best=best, files=files)
 
 
 def plot_sweep(table, state: dict):

@@ -1,5 +1,5 @@
-"""The sweep folder on disk: its state file, one folder per trial (opened, run, ended), and the
-trials as the engine's runs.
+"""The sweep folder on disk: its state file, one folder per trial (opened, ended; the search
+layer's convention, `search.trials`), and the trials as the engine's runs.
 
     <sweep>/sweep.yaml   the sweep config as given      <sweep>/sweep.json  what trials need to know
     <sweep>/trials/<trial>/  the template's run folder, plus trial.json (state, parameters),
@@ -10,7 +10,6 @@ trials as the engine's runs.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 
@@ -18,8 +17,10 @@ import yaml
 
 from .. import runner
 from ..jsonio import read_json, to_jsonable, write_json
+from ..search import trials as search_trials
+from ..search.template import METRICS
 from .engine import engine_run
-from .spec import METRICS, SweepError
+from .spec import SweepError
 
 STATE_FILE = "sweep.json"
 TRIAL_FILE = "trial.json"
@@ -41,10 +42,7 @@ def read_state(sweep_dir: str | Path) -> dict:
 
 
 def trial_dirs(sweep_dir: str | Path) -> list[Path]:
-    trials = Path(sweep_dir) / "trials"
-    return (
-        sorted(p for p in trials.iterdir() if (p / TRIAL_FILE).is_file()) if trials.is_dir() else []
-    )
+    return search_trials.trial_dirs(sweep_dir, TRIAL_FILE)
 
 
 def open_sweep_dir(
@@ -99,18 +97,8 @@ def start_trial(trial_dir: Path, suggested: dict, params: dict) -> dict:
 
 
 def new_trial(sweep_dir: Path, suggested: dict, params: dict) -> Path:
-    """The next free `trial-NNN` folder; mkdir is the lock, so two controllers never share one."""
-    trials = sweep_dir / "trials"
-    trials.mkdir(parents=True, exist_ok=True)
-    number = len(list(trials.iterdir())) + 1
-    while True:
-        trial_dir = trials / f"trial-{number:03d}"
-        try:
-            trial_dir.mkdir()
-        except FileExistsError:
-            number += 1
-            continue
-        break
+    """The next free `trial-NNN` folder, its trial.json written."""
+    trial_dir = search_trials.next_trial(sweep_dir, digits=3)
     start_trial(trial_dir, suggested, params)
     return trial_dir
 
@@ -130,29 +118,6 @@ def end_trial(trial_dir: Path, error: str = "") -> str:
     record["ended"] = _now()
     write_json(trial_dir / TRIAL_FILE, record)
     return state
-
-
-def run_trial(template: str, params: dict, log_output: bool = False) -> dict:
-    """One trial (in a worker process with --workers > 1). Errors come back as text: a papermill
-    exception does not always survive pickling between processes."""
-    try:
-        out = runner.run(template, params, log_output=log_output)
-    except Exception as err:
-        name = type(err).__name__
-        return {"dir": params["output_dir"], "error": f"{name}: {str(err).strip()[-2000:]}"}
-    return {"dir": str(out), "error": ""}
-
-
-class InlineExecutor:
-    """workers=1: run each trial in this process when submitted (no pool to start)."""
-
-    def submit(self, fn, *args) -> Future:
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------

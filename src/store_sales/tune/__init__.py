@@ -5,10 +5,13 @@ Optuna's sampler picks each trial, its pruner judges each boosting round / epoch
 template's kernel, and the study lives in an RDB storage (sqlite beside the run folders by
 default) that any number of processes or machines may share.
 
-    space     the YAML's parameters as Optuna distributions (with the sweep's guards)
+On the search layer (`store_sales.search`: its checklist, trial folders, worker pool, results and
+step-judging hook), as `store-sales sweep` is.
+
+    space     the YAML's parameters as Optuna distributions (with the search layer's checklist)
     study     storage, samplers, pruners, the study and trial folders
     hook      `PruningHook`: report + should_prune inside the kernel (the pipeline adds it)
-    optimize  `tune`: worker processes asking and telling the study
+    optimize  `tune`: a controller asking and telling the study, the pool's workers running
     results   results.csv, best.yaml, Optuna's plots
     cli       `store-sales tune ...`
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cliutil import add_parameter_args, call_with_args, one_line_errors
-from ..sweep.spec import DEFAULT_TEMPLATE, MAX_GRID
+from ..search.template import DEFAULT_TEMPLATE, MAX_GRID
 from .optimize import tune
 from .results import summarize
 from .study import PRUNERS, SAMPLERS
@@ -51,7 +51,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--study-dir", default="", help="folder (default outputs/tune/<study>)")
     p.add_argument("--sampler", choices=SAMPLERS, default="", help="default: the YAML's method")
     p.add_argument("--pruner", choices=PRUNERS, default="", help="default median (per-step metric)")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i: seed + i)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed")
     p.add_argument(
         "--check-every", type=int, default=None, help="steps between two reports to the pruner"
     )

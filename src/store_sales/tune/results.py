@@ -3,16 +3,12 @@ trial's parameters, rerunnable) and Optuna's own plots as PNGs."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
-import yaml
-
 from .. import runner
-from ..jsonio import to_jsonable
-from ..sweep.results import Summary, print_outcome
-from ..sweep.spec import RESERVED
+from ..search import results as search_results
+from ..search.results import SearchSummary, print_outcome
 from . import study as st
 from .quiet import import_optuna
 from .space import TuneError
@@ -47,7 +43,7 @@ def results_table(study, metric: str):
                 "_order": order.get(state, 3),
             }
         )
-    columns = ["trial", "state", metric, "best_step", "steps", "seconds", *names, "dir"]
+    columns = [*search_results.columns(metric, names), "dir"]
     table = pd.DataFrame(rows, columns=[*columns, "_order"])
     table[metric] = pd.to_numeric(table[metric])
     table = table.sort_values(["_order", metric], na_position="last", kind="stable")
@@ -57,22 +53,13 @@ def results_table(study, metric: str):
 def write_table(folder: Path, study) -> Path:
     """results.csv, replaced whole (several workers write it)."""
     metric = st.read_folder(folder).get("metric", "value")
-    path = Path(folder) / "results.csv"
-    tmp = path.with_name(f".results.{os.getpid()}.csv")
-    results_table(study, metric).to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return search_results.write_table(results_table(study, metric), folder)
 
 
 def best_params(trial, declared: dict) -> dict:
     """The trial's parameters that differ from the template defaults, minus the run-specific
     ones: what `store-sales run TEMPLATE -f best.yaml` needs to train the same model."""
-    params = trial.user_attrs.get("params", {})
-    return {
-        k: params[k]
-        for k in declared
-        if k in params and k not in RESERVED and params[k] != declared[k]
-    }
+    return search_results.best_params(trial.user_attrs.get("params", {}), declared)
 
 
 def plots(study, folder: Path) -> tuple[dict[str, Path], list[str]]:
@@ -106,7 +93,7 @@ def plots(study, folder: Path) -> tuple[dict[str, Path], list[str]]:
     return files, notes
 
 
-def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Summary:
+def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> SearchSummary:
     """Write results.csv, best.yaml and the plots; print the table and the rerun command."""
 
     folder = Path(folder)
@@ -117,18 +104,16 @@ def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Sum
     metric, template = state["metric"], state["template"]
     table = results_table(study, metric)
     files = {"results": write_table(folder, study)}
-    complete = table[(table["state"] == "complete") & table[metric].notna()]
-    best = to_jsonable(complete.iloc[0].to_dict()) if len(complete) else None
+    best = search_results.best_row(table, metric, "complete")
     if best is not None:
         declared = runner.notebook_parameters(runner.resolve_notebook(template))
         params = best_params(study.trials[int(best["trial"])], declared)
-        files["best"] = folder / "best.yaml"
-        files["best"].write_text(
-            f"# Best trial of study {state['study']} ({state['sampler']}): trial "
-            f"{best['trial']}, {metric} = {best[metric]:.6f}\n"
-            f"# Rerun: store-sales run {template} -f best.yaml\n"
-            + yaml.safe_dump(params, sort_keys=False)
-        )
+        header = [
+            f"Best trial of study {state['study']} ({state['sampler']}): trial "
+            f"{best['trial']}, {metric} = {best[metric]:.6f}",
+            f"Rerun: store-sales run {template} -f best.yaml",
+        ]
+        files["best"] = search_results.write_best(folder, header, params)
     notes: list[str] = []
     if plot and len(table):
         drawn, notes = plots(study, folder)
@@ -143,4 +128,4 @@ def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Sum
                 print(f"plot    {files[stem]}")
         for note in notes:
             print(f"note    {note}")
-    return Summary(dir=folder, table=table, best=best, files=files)
+    return SearchSummary(dir=folder, table=table, best=best, files=files)

@@ -1,10 +1,10 @@
 """The sweep YAML's `parameters` as Optuna distributions, with the sweep's own guards.
 
-One file serves W&B agents online and Optuna offline: the YAML is loaded and its values checked
-by `sweep.spec` (template parameters, integer types, the template config's ranges); only the
-distribution mapping is ours. W&B infers a missing `distribution` (`values` -> categorical,
-`value` -> constant, int min/max -> int_uniform, else uniform); so do we, without `sweeps`
-(not on Kaggle's image).
+One file serves W&B agents online and Optuna offline: its values are checked by the search
+layer's checklist (`search.checklist`: template parameters, integer types, the template config's
+ranges); only the distribution mapping is ours. W&B infers a missing `distribution` (`values`
+-> categorical, `value` -> constant, int min/max -> int_uniform, else uniform); so do we,
+without `sweeps` (not on Kaggle's image).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .. import runner
-from ..errors import UserError
-from ..sweep import spec
+from ..search.checklist import Checklist
+from ..search.template import SearchError, is_int, typed_params
 from .quiet import import_optuna
 
 
-class TuneError(UserError):
+class TuneError(SearchError):
     """A study that cannot start: bad YAML, a distribution Optuna cannot take, a guard."""
 
 
@@ -47,6 +46,10 @@ class Space:
     constants: dict[str, Any]
     declared: dict[str, Any]
     metric: str
+
+    def size(self) -> int:
+        """The grid's number of points (TuneError for a continuous parameter)."""
+        return math.prod(len(v) for v in self.grid().values())
 
     def grid(self) -> dict[str, list]:
         """The grid sampler's search space: every distribution must be finite."""
@@ -83,7 +86,7 @@ def infer(spec_: Any) -> dict | None:
         elif "value" in filled:
             filled["distribution"] = "constant"
         elif "min" in filled and "max" in filled:
-            ints = spec.is_int(filled["min"]) and spec.is_int(filled["max"])
+            ints = is_int(filled["min"]) and is_int(filled["max"])
             filled["distribution"] = "int_uniform" if ints else "uniform"
         elif "mu" in filled:
             filled["distribution"] = "normal"
@@ -139,6 +142,18 @@ def distribution(name: str, filled: dict, declared_int: bool):
     raise TuneError(f"{name}: unknown distribution {dist!r}")
 
 
+def _mapped(check: Checklist, name: str, filled: dict):
+    """The Optuna distribution of a filled spec (None for a constant); False when unmappable
+    (the problem noted)."""
+    try:
+        return distribution(name, filled, is_int(check.declared[name]))
+    except TuneError as err:
+        check.problems.append(str(err))
+    except (TypeError, ValueError, KeyError) as err:  # Optuna's own range checks
+        check.problems.append(f"{name}: {err}")
+    return False
+
+
 def check(
     config: dict,
     template: str,
@@ -147,96 +162,32 @@ def check(
     grid: bool = False,
 ) -> Space:
     """Refuse a search space that would fail or mislead, before any training (every problem in
-    one error), else the space as Optuna distributions. Long as a checklist is: one rule after
-    another, each adding its problem, so all of them are said at once."""
-    fixed = dict(fixed or {})
-    nb = runner.resolve_notebook(template)
-    declared = runner.notebook_parameters(nb)
-    problems: list[str] = []
-    params = config.get("parameters")
-    if not isinstance(params, dict) or not params:
-        problems.append(f"parameters: give at least one {nb.stem} parameter to tune")
-        params = {}
-    metric = config.get("metric")
-    name = ""
-    if not isinstance(metric, dict) or "name" not in metric:
-        problems.append("metric: give `metric: {name: val/rmsle, goal: minimize}`")
-    else:
-        name = metric["name"]
-        if name not in spec.METRICS:
-            problems.append(
-                f"metric {name!r} is never logged by {nb.stem}: use {', '.join(spec.METRICS)}"
-            )
-        if metric.get("goal", "minimize") != "minimize":
-            problems.append(f"metric {name!r} is an error: goal must be minimize")
-    entry = spec.template_entry(nb)
-    config_cls = entry.config if entry else None
+    one error), else the space as Optuna distributions."""
+    check = Checklist(template, fixed, engine="tune", who="study")
+    params = check.parameters(config)
+    metric = check.metric(config)
+    unfilled = "{name}: give a distribution with min/max, values: [...] or value:"
     distributions, constants = {}, {}
     for pname, pspec in params.items():
-        if pname not in declared:
-            problems.append(f"{nb.stem} has no parameter {pname!r}; valid: {', '.join(declared)}")
+        filled = check.parameter(pname, pspec, lambda _, spec_: infer(spec_), unfilled)
+        dist = None if filled is None else _mapped(check, pname, filled)
+        if dist is False or filled is None:
             continue
-        if pname in spec.NOT_TUNABLE:
-            problems.append(f"parameter {pname!r} is set by the study itself, not tunable")
-            continue
-        if pname in fixed:
-            problems.append(f"parameter {pname!r} is both tuned and fixed (-p/-f); pick one")
-        if isinstance(pspec, dict):
-            for key in ("min", "max", "value", "q"):
-                if isinstance(pspec.get(key), str) and spec._looks_numeric(pspec[key]):
-                    problems.append(
-                        f"{pname}.{key}: {pspec[key]!r} is read as text by YAML; write it with "
-                        "a dot and a signed exponent, e.g. 1.0e-6"
-                    )
-        filled = infer(pspec)
-        if filled is None:
-            problems.append(f"{pname}: give a distribution with min/max, values: [...] or value:")
-            continue
-        declared_int = spec.is_int(declared[pname])
-        try:
-            dist = distribution(pname, filled, declared_int)
-        except TuneError as err:
-            problems.append(str(err))
-            continue
-        except (TypeError, ValueError, KeyError) as err:  # Optuna's own range checks
-            problems.append(f"{pname}: {err}")
-            continue
-        if declared_int and not spec._gives_ints(filled):
-            problems.append(
-                f"{pname} is an integer parameter but {filled['distribution']} draws floats: use "
-                "int_uniform, values: [...], or a q_* distribution with an integer q"
-            )
         if dist is None:
             constants[pname] = filled["value"]
         else:
             distributions[pname] = dist
-        if config_cls is not None:
-            base = spec._fixed_for_config(fixed, declared)
-            for value in spec._extremes(filled):
-                try:
-                    config_cls(**{**base, pname: value})
-                except (ValueError, TypeError) as err:  # ConfigError is a ValueError
-                    problems.append(f"{pname}={value!r}: {err}")
-    if params and not distributions and not problems:
-        problems.append("parameters: every parameter is a constant; nothing to tune")
-    problems += spec._check_fixed(fixed, declared, config_cls, engine="tune")
-    space = Space(distributions, constants, declared, name)
-    if grid and not problems:
-        try:
-            size = math.prod(len(v) for v in space.grid().values())
-        except TuneError as err:
-            problems.append(str(err))
-        else:
-            if size > spec.MAX_GRID and not allow_large_grid:
-                problems.append(
-                    f"the grid has {size} combinations (more than {spec.MAX_GRID}); use "
-                    "--sampler tpe/random, shrink the grid, or pass --allow-large-grid"
-                )
-    if problems:
-        raise TuneError("invalid search space:\n  - " + "\n  - ".join(dict.fromkeys(problems)))
+        check.values(pname, filled)
+    if params and not distributions and not check.problems:
+        check.problems.append("parameters: every parameter is a constant; nothing to tune")
+    check.check_fixed()
+    space = Space(distributions, constants, check.declared, metric)
+    if grid and not check.problems:
+        check.grid(space.size, allow_large_grid, "--sampler tpe/random")
+    check.raise_if_any(TuneError, "invalid search space")
     return space
 
 
 def typed(params: dict, declared: dict) -> dict:
     """Optuna's values as plain Python typed like the template's defaults."""
-    return spec.suggested_params(params, declared)
+    return typed_params(params, declared)

@@ -15,11 +15,12 @@ import warnings
 from pathlib import Path
 
 from ..jsonio import read_json, to_jsonable, write_json
+from ..search.trials import numbered_trial, trials_root
 from .quiet import import_optuna
 from .space import TuneError
 
 STUDY_FILE = "study.json"
-TRIAL_STATE = "tune.json"  # in a trial folder: `sweep_dir` points there; the hook reads it
+TRIAL_STATE = "tune.json"  # in a trial folder (its output_dir): the pruning hook reads it
 SQLITE_TIMEOUT_S = 60  # several workers and their kernels write one sqlite file
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
@@ -134,7 +135,7 @@ def sqlite_url(path: Path) -> str:
 
 def write_folder(folder: Path, state: dict, source: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "trials").mkdir(exist_ok=True)
+    trials_root(folder).mkdir(exist_ok=True)
     if source and not (folder / "tune.yaml").is_file():
         (folder / "tune.yaml").write_text(source)
     write_json(folder / STUDY_FILE, to_jsonable(state))
@@ -145,9 +146,8 @@ def read_folder(folder: Path) -> dict:
 
 
 def trial_dir(folder: Path, number: int) -> Path:
-    path = Path(folder) / "trials" / f"trial-{number:04d}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The Optuna trial's folder, `trials/trial-NNNN` (the search layer's convention)."""
+    return numbered_trial(folder, number, digits=4)
 
 
 def write_trial_state(path: Path, state: dict) -> None:
