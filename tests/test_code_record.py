@@ -65,6 +65,21 @@ def test_code_py_holds_every_cell_run_but_parameters_and_its_hash_is_recorded(st
     assert recorded["notebook_sha256"] == hashlib.sha256(code.encode()).hexdigest()
 
 
+def test_a_plain_constants_cell_after_the_setup_cell_is_code(tmp_path, monkeypatch):
+    """Plain cells before the setup cell (`from_params`) are the config; one after it is the
+    experiment's code: an edit of `WINDOW = 14` there shows in code.py and its hash."""
+    setup = 'cfg = Exp001Config.from_params(globals(), template="exp001")\n'
+    plain = "WINDOW = 14\n"
+    history = ["", PARAMETERS, INJECTED, setup, IMPORTS, plain, FEATURE, START]
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeShell(user_ns={"In": history}))
+    cfg = Exp001Config(output_dir=str(tmp_path / "run"), tracker="none")
+    run = pipeline.start(cfg, adapter=LabelAdapter())
+    run.finish()
+    code = (run.dir / "code.py").read_text()
+    assert "WINDOW = 14" in code and "learning_rate" not in code and "/kaggle/input" not in code
+    assert json.loads((run.dir / "metrics.json").read_text())["code"]["notebook_cells"] == 5
+
+
 def _run_folder(path, name, learning_rate, val_rmsle, cells):
     """A finished run folder as a run leaves it: config.json, metrics.json, code.py."""
     path.mkdir()

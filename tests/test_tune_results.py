@@ -21,9 +21,10 @@ from store_sales import cli
 from store_sales.jsonio import write_json
 from store_sales.models.base import StepEvent, StopTraining
 from store_sales.pipeline import trial_hook
-from store_sales.tune import optimize, summarize
+from store_sales.search import trials as search_trials
 from store_sales.tune import results as tune_results
 from store_sales.tune import study as st
+from store_sales.tune import summarize
 
 DISTRIBUTIONS = {
     "learning_rate": FloatDistribution(0.01, 0.3),
@@ -122,7 +123,7 @@ def resumed(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         isolate_outputs(mp, outputs)
         mp.setattr(tune_results, "PLOTS", {})  # Optuna's plots: seconds, and not guarded here
-        mp.setattr(optimize, "run_trial", _kernel([GOOD] * 5 + [POOR]))
+        mp.setattr(search_trials, "run_trial", _kernel([GOOD] * 5 + [POOR]))
         for trials in (5, 1):
             out = io.StringIO()
             args = ["tune", "exp001", "--study", "again", "--trials", str(trials), "--seed", "1"]

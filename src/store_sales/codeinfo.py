@@ -20,6 +20,7 @@ from .paths import PACKAGE_DIR
 CODE_FILE = "code.py"
 CELL_MARK = "# ---- cell {n} ----"
 BUNDLE_MARK = "_use_bundled_store_sales("  # the bundle's bootstrap cell (bundle.BOOTSTRAP)
+SETUP_MARK = ".from_params("  # the setup cell: the cells before it that are plain are the config
 
 
 def _is_parameters(source: str) -> bool:
@@ -44,7 +45,9 @@ def _is_parameters(source: str) -> bool:
 
 def executed_cells() -> list[str] | None:
     """The code cells this IPython kernel has run, in order, without parameter and bundle
-    cells; None outside IPython."""
+    cells; None outside IPython. Parameter cells are the plain `name = literal` cells run
+    before the setup cell (the one building the config with `from_params`): they are the
+    config. A plain cell after it (a constants cell of the features) is code, and kept."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -52,8 +55,13 @@ def executed_cells() -> list[str] | None:
     shell = get_ipython()
     if shell is None:
         return None
-    history = shell.user_ns.get("In") or []
-    return [s for s in history[1:] if s.strip() and BUNDLE_MARK not in s and not _is_parameters(s)]
+    history = [s for s in (shell.user_ns.get("In") or [])[1:] if s.strip()]
+    setup = next((i for i, s in enumerate(history) if SETUP_MARK in s), len(history))
+    return [
+        s
+        for i, s in enumerate(history)
+        if BUNDLE_MARK not in s and not (i < setup and _is_parameters(s))
+    ]
 
 
 def sha256(text: str) -> str:
