@@ -360,10 +360,10 @@ class Estimator(ModelAdapter):
         return model.set_params(warm_start=False)
 
     def _fit_lightgbm(self, threads, X, y, Xv, yv, fold, hooks, callbacks) -> FitResult:
-        from .lightgbm import _HookCallback, lgb  # only models/lightgbm.py imports lightgbm
+        from .lightgbm import LightGBMStepHooks, lgb  # only models/lightgbm.py imports lightgbm
 
         model = self._configured(threads)
-        hook, evals = _HookCallback(hooks, fold), {}
+        hook, evals = LightGBMStepHooks(hooks, fold), {}
         # LightGBM 4.7 names them eval_X / eval_y (eval_set deprecated); Kaggle's 4.6 has no such
         if "eval_X" in inspect.signature(model.fit).parameters:
             evals_set = {"eval_X": (X, Xv), "eval_y": (y, yv)}

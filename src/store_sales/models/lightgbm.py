@@ -24,7 +24,7 @@ from .base import (
 THREADS_ALIAS = "num_thread"  # LightGBM's alias of num_threads
 
 
-class _HookCallback:
+class LightGBMStepHooks:
     """Feeds LightGBM's per-round scores to the step hooks; a StopTraining becomes LightGBM's
     own early stop at the best round so far, so the booster and its curves stay consistent."""
 
@@ -94,7 +94,7 @@ class LightGBMAdapter(ModelAdapter):
         dtrain = lgb.Dataset(train[features], label=train["target"], free_raw_data=True)
         dvalid = lgb.Dataset(valid[features], label=valid["target"], reference=dtrain)
         evals: dict = {}
-        hook = _HookCallback(hooks, fold)
+        hook = LightGBMStepHooks(hooks, fold)
         booster = self.train(
             self._params(f"fit_{fold}"),  # the template sets metric=rmse: the hooks read val_rmse
             dtrain,

@@ -7,7 +7,7 @@ most `max_cat_to_onehot` of them) instead of thresholding their integer codes.
 Callback order in `xgb.train` matters, because XGBoost runs a round's callbacks with
 `any(...)`, which stops at the first that returns True (the others then never see that round):
 
-1. `_HookCallback`: feeds the round's scores to the step hooks and never returns True itself.
+1. `XGBoostStepHooks`: feeds the round's scores to the step hooks and never returns True itself.
    It runs before the tracker's callbacks: the tracker's `on_step` logs `val/rmsle` with
    `commit=False` and W&B's own `WandbCallback` commits the step right after.
 2. the tracker's callbacks (W&B's `WandbCallback` for fold 1), then the evaluation printer;
@@ -47,7 +47,7 @@ from .base import (
 )
 
 
-class _HookCallback(xgb.callback.TrainingCallback):
+class XGBoostStepHooks(xgb.callback.TrainingCallback):
     """Sends each round's `train_rmse` / `val_rmse` to the step hooks; remembers a stop."""
 
     def __init__(self, hooks: Sequence[StepHook], fold: int):
@@ -74,7 +74,7 @@ class _HookCallback(xgb.callback.TrainingCallback):
 class _EarlyStopping(xgb.callback.EarlyStopping):
     """XGBoost's early stopping on `val` rmse that also stops when a step hook asked to."""
 
-    def __init__(self, rounds: int, hook: _HookCallback):
+    def __init__(self, rounds: int, hook: XGBoostStepHooks):
         super().__init__(rounds=rounds, metric_name="rmse", data_name="val", maximize=False)
         self.hook = hook
 
@@ -180,7 +180,7 @@ class XGBoostAdapter(ModelAdapter):
         dtrain = self._matrix(train, features)
         dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
         evals: dict = {}
-        hook = _HookCallback(hooks, fold)
+        hook = XGBoostStepHooks(hooks, fold)
         monitor = (
             [xgb.callback.EvaluationMonitor(period=self.log_period)] if self.log_period else []
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import runner
+from .. import rundir, runner
 from ..jsonio import read_json, to_jsonable, write_json
 from ..search import trials as search_trials
 from ..search.template import METRICS
@@ -106,9 +106,9 @@ def new_trial(sweep_dir: Path, suggested: dict, params: dict) -> Path:
 def end_trial(trial_dir: Path, error: str = "") -> str:
     """Record how a trial ended: finished, stopped (by hyperband) or failed."""
     record = read_json(trial_dir / TRIAL_FILE)
-    found = (trial_dir / "metrics.json").is_file()
+    found = (trial_dir / rundir.METRICS_FILE).is_file()
     # "running": the kernel died without a word (metrics.json is written at a run's start)
-    never_ended = found and read_json(trial_dir / "metrics.json").get("status") == "running"
+    never_ended = found and rundir.read_metrics(trial_dir).get("status") == "running"
     if error or not found or never_ended:
         state = "failed"
         record["error"] = error or ("run never finished" if found else "no metrics.json")
