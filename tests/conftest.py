@@ -1,47 +1,31 @@
-"""Shared fixtures and helpers: small synthetic data, W&B kept offline inside a temp dir, fake
-Kaggle secrets, a free port, and the offline W&B run reader.
-
-Plain helpers are importable from test files as `from conftest import ...`.
-"""
+"""Shared fixtures: small synthetic data, W&B kept offline inside a temp dir, fake Kaggle
+secrets, finished runs shared by the tests that inspect them. Plain helpers live in helpers.py."""
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
-import socket
-import subprocess
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
+from helpers import (
+    BATCH_FILES,
+    E2E_FIXTURES,
+    QUICK,
+    SMALL,
+    Batch,
+    LabelAdapter,
+    PipelineRun,
+    isolate_outputs,
+    isolate_wandb,
+    run_notebook_calls,
+)
 
 from store_sales import runner
-from store_sales.models.base import FitResult, ModelAdapter
 from store_sales.synth import generate
-
-SMALL = {"seed": 1, "n_stores": 3, "start": "2016-06-01"}
-# Parameters that keep each template's end-to-end run on the small data to seconds. One thread:
-# on a machine shared with other tests, two OpenMP threads per kernel collapse (minutes per fit).
-QUICK = {
-    "exp001": {"n_origins": 6, "num_threads": 1, "num_boost_round": 300},
-    "exp002": {"n_origins": 6, "num_threads": 1, "num_boost_round": 300},
-    "exp003": {"n_origins": 6, "num_threads": 1, "max_epochs": 2},
-    "exp004": {"n_origins": 6, "num_threads": 1, "iterations": 300},
-    "exp005": {"n_origins": 6, "num_threads": 1, "max_iter": 300},
-}
-
-# ---- the e2e marker ---------------------------------------------------------------------------
-# `pytest -m "not e2e"` is the quick local loop: it skips every test that executes a notebook
-# (papermill) or a Kaggle-like kernel. A test that runs one itself carries `@pytest.mark.e2e`;
-# a test that gets a finished run from one of these session fixtures is marked here, by fixture
-# name (`item.fixturenames` includes fixtures used indirectly, through another fixture), so the
-# files that use them need no per-test decoration.
-E2E_FIXTURES = frozenset({"exp001_run", "tracked_batch"})
 
 
 def pytest_collection_modifyitems(config, items):
@@ -50,73 +34,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
-# ---- W&B isolation ----------------------------------------------------------------------------
-WANDB_DIR_VARS = ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR")
-CLOSED_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
-
-
-def wandb_isolation_env(home: Path) -> dict[str, str]:
-    """Variables that keep W&B's files in `home`, its server unreachable, no netrc login."""
-    return {
-        **{var: str(home) for var in WANDB_DIR_VARS},
-        "NETRC": str(Path(home) / "netrc-absent"),
-        "WANDB_BASE_URL": CLOSED_URL,
-    }
-
-
-def isolate_wandb(mp: pytest.MonkeyPatch, home: Path) -> None:
-    """Offline W&B in `home`, no credentials, not on Kaggle; undone with `mp`.
-
-    For fixtures of a wider scope than `isolated_wandb`: `with pytest.MonkeyPatch.context()`.
-    """
-    for var, value in wandb_isolation_env(home).items():
-        mp.setenv(var, value)
-    mp.setenv("WANDB_MODE", "offline")
-    for var in ("WANDB_API_KEY", "KAGGLE_KERNEL_RUN_TYPE"):
-        mp.setenv(var, "")  # records the original, so code that sets it is undone
-        mp.delenv(var)
-
-
-def isolate_outputs(mp: pytest.MonkeyPatch, outputs: Path) -> None:
-    """Runs, sweeps and the default MLflow store (outputs/mlflow.db) under `outputs`, never in
-    the checkout's outputs/; no MLflow server from the developer's environment."""
-    mp.setenv("STORE_SALES_OUTPUTS", str(outputs))
-    mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    mp.setenv("MLFLOW_TRACKING_URI", "")
-    mp.delenv("MLFLOW_TRACKING_URI")
-
-
 @pytest.fixture(autouse=True)
 def isolated_wandb(tmp_path_factory, monkeypatch):
     """No test may reach W&B or read the developer's credentials, or write to outputs/."""
     isolate_wandb(monkeypatch, tmp_path_factory.mktemp("wandb-home"))
     isolate_outputs(monkeypatch, tmp_path_factory.mktemp("outputs"))
-
-
-# ---- fake Kaggle secrets ----------------------------------------------------------------------
-FAKE_SECRETS = '''\
-"""Stand-in for Kaggle's kaggle_secrets: one secret; logs the labels asked for if told where."""
-import os
-
-
-class UserSecretsClient:
-    def get_secret(self, label):
-        if os.environ.get("FAKE_SECRETS_LOG"):
-            with open(os.environ["FAKE_SECRETS_LOG"], "a") as fh:
-                fh.write(label + "\\n")
-        if label != "wandb_api_key":
-            raise ValueError("no such secret")  # Kaggle raises for a missing secret too
-        return {key!r}
-'''
-
-
-def write_fake_kaggle_secrets(folder: Path, key: str) -> Path:
-    """A `kaggle_secrets.py` in `folder` whose `wandb_api_key` secret is `key` (for processes
-    started with `folder` on their path: kernels, subprocesses)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kaggle_secrets.py"
-    path.write_text(FAKE_SECRETS.format(key=key))
-    return path
 
 
 @pytest.fixture
@@ -142,55 +64,6 @@ def fake_kaggle_secrets_module(monkeypatch) -> Callable[..., types.ModuleType]:
         return module
 
     return install
-
-
-# ---- network ----------------------------------------------------------------------------------
-# The first lines of a script run in a fresh process: every connection attempt is recorded in
-# `connects` and refused (what `import kaggle` would otherwise try).
-NO_NETWORK = """
-import socket
-connects = []
-def record(*args, **kwargs):
-    connects.append(args)
-    raise OSError("no network in this test")
-socket.socket.connect = socket.getaddrinfo = record
-"""
-
-
-def free_port() -> int:
-    """A localhost TCP port that was free a moment ago: nothing listens, connections are
-    refused (a W&B server that is down)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# ---- offline W&B runs -------------------------------------------------------------------------
-@functools.cache
-def _has_leet(wandb_cli: str) -> bool:
-    probe = subprocess.run([wandb_cli, "leet", "--help"], capture_output=True, timeout=60)
-    return probe.returncode == 0
-
-
-def leet_records(run_dir: Path) -> list[dict]:
-    """Every record of the offline W&B run in `run_dir/wandb`, via `wandb leet inspect --json`."""
-    wandb_cli = Path(sys.executable).with_name("wandb")
-    (offline,) = (Path(run_dir) / "wandb").glob("offline-run-*")
-    if not _has_leet(str(wandb_cli)):  # .ci/compat's Kaggle-era wandb predates `wandb leet`
-        pytest.skip("this wandb has no `wandb leet` to read an offline run")
-    out = subprocess.run(
-        [str(wandb_cli), "leet", "inspect", "--json", str(offline)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
-def by_type(records: list[dict], kind: str) -> list:
-    """The payloads of the records of one type ("run", "history", "summary", "exit", ...)."""
-    return [r[kind] for r in records if r["type"] == kind]
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -245,30 +118,6 @@ def exp001_run(small_data_dir, tmp_path_factory) -> Path:
     return out
 
 
-@dataclass
-class Batch:
-    exit_code: int
-    output: str  # what `store-sales batch` printed
-    outputs: Path  # STORE_SALES_OUTPUTS of the batch: run folders and outputs/mlflow.db
-    runs: dict[str, Path]  # parameter file stem -> run folder (no entry: never started)
-
-    @property
-    def mlflow_uri(self) -> str:
-        return f"sqlite:///{self.outputs / 'mlflow.db'}"
-
-
-# Each a parameter file of the batch below; the common values make every run take seconds.
-BATCH_FILES = {
-    "mlflow": {"tracker": "mlflow", "learning_rate": 0.1},
-    "both": {"tracker": "both", "n_folds": 2},
-    "wandb": {"tracker": "wandb", "num_leaves": 31},
-    "none": {"tracker": "none", "min_data_in_leaf": 20},
-    "bad": {"tracker": "mlflow", "num_leaves": "abc"},  # refused before any kernel starts
-    "broken": {"tracker": "mlflow", "lambda_l2": -1.0},  # LightGBM refuses it: fails in the kernel
-    "nodata": {"tracker": "mlflow"},  # its data folder lacks stores.csv: refused before too
-}
-
-
 @pytest.fixture(scope="session")
 def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
     """`store-sales batch exp001` over BATCH_FILES on the small data, every tracker choice
@@ -303,48 +152,6 @@ def tracked_batch(small_data_dir, tmp_path_factory) -> Batch:
     return Batch(code, out.getvalue(), root / "outputs", runs)
 
 
-# ---- the pipeline in-process, with a fake model ---------------------------------------------
-class LabelAdapter(ModelAdapter):
-    """A model whose every fit forecasts one constant, so each output shows which model made
-    it: fold k's model forecasts FOLD_SALES + k sales, the test refit REFIT_SALES. Fold k's best
-    step is 10 * k. Records the folds it fits and the step count of each refit."""
-
-    name = "label"
-    model_file = "model.json"
-    FOLD_SALES = 10.0
-    REFIT_SALES = 100.0
-
-    def __init__(self):
-        self.fits: list[int] = []
-        self.refits: list[int] = []
-
-    def fit(self, train, valid, features, *, fold=1, hooks=(), callbacks=()):
-        self.fits.append(fold)
-        curve = list(1.0 / np.arange(1.0, 10 * fold + 6))  # a learning curve to plot
-        return FitResult(self.FOLD_SALES + fold, 10 * fold, {"val_rmse": curve})
-
-    def refit(self, train, features, steps):
-        self.refits.append(steps)
-        return self.REFIT_SALES
-
-    def predict(self, model, rows, features):
-        return np.full(len(rows), np.log1p(model))
-
-    def save(self, model, path):
-        path.write_text(json.dumps(model))
-        return path
-
-    def load(self, path):
-        return json.loads(path.read_text())
-
-
-@dataclass
-class PipelineRun:
-    dir: Path  # the run folder
-    metrics: dict  # metrics.json as written
-    adapter: object  # the LabelAdapter it ran with
-
-
 @pytest.fixture(scope="module")
 def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]:
     """`run_pipeline(**params)`: the calls a template notebook makes (pipeline.start ... finish),
@@ -365,19 +172,3 @@ def run_pipeline(small_data_dir, tmp_path_factory) -> Callable[..., PipelineRun]
         return PipelineRun(run.dir, metrics, adapter)
 
     return run
-
-
-def run_notebook_calls(cfg, adapter=None):
-    """What a template notebook does after its model cell, in this process: start, load,
-    validate, forecast, report, finish; `adapter` defaults to the template's own model cell.
-    Returns the run and its finished metrics."""
-    from store_sales import pipeline, templates
-
-    if adapter is None:
-        adapter = templates.adapter(type(cfg).TEMPLATE, cfg)
-    run = pipeline.start(cfg, adapter=adapter)
-    data, panel = pipeline.load(run)
-    cv = pipeline.validate(run, panel)
-    forecast = pipeline.forecast(run, data, panel, cv)
-    pipeline.report(run, panel, cv, forecast)
-    return run, run.finish()

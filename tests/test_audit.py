@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import QUICK, LabelAdapter
+from helpers import QUICK, LabelAdapter
 
 from store_sales import pipeline
 from store_sales.data import load_data

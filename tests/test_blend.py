@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import QUICK
+from helpers import QUICK
 from mlflow.tracking import MlflowClient
 
 from store_sales import blend, cli, runner

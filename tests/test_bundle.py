@@ -18,7 +18,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-from conftest import NO_NETWORK, QUICK, wandb_isolation_env, write_fake_kaggle_secrets
+from helpers import NO_NETWORK, QUICK, wandb_isolation_env, write_fake_kaggle_secrets
 
 from store_sales import bundle
 from store_sales.templates import TEMPLATES

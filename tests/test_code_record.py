@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import IPython
 import pytest
-from conftest import LabelAdapter
+from helpers import LabelAdapter
 
 from store_sales import cli, codeinfo, pipeline
 from store_sales.jsonio import write_json

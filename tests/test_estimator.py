@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUICK
+from helpers import QUICK
 
 from store_sales import cli, runner
 from store_sales.features import build_features, feature_names

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from conftest import by_type, isolate_wandb, leet_records
+from helpers import by_type, isolate_wandb, leet_records
 
 from store_sales import runner, templates
 from store_sales.errors import ConfigError

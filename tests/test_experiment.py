@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import QUICK
+from helpers import QUICK
 from test_bundle import _run_like_kaggle, kaggle_python  # noqa: F401 (a fixture)
 
 from store_sales import runner, scaffold, templates

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import nbformat
 import numpy as np
 import pytest
-from conftest import QUICK, by_type, leet_records
+from helpers import QUICK, by_type, leet_records
 
 from store_sales import leaderboard, runner, scaffold, templates
 from store_sales.cli import main

@@ -18,7 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import free_port
+from helpers import free_port
 from mlflow.tracking import MlflowClient
 
 from store_sales.errors import UserError

@@ -1,5 +1,5 @@
 """What the pipeline writes, checked against the data and the model that made it, without a
-notebook: the template's calls in-process with `LabelAdapter` (conftest), whose every model
+notebook: the template's calls in-process with `LabelAdapter` (helpers), whose every model
 forecasts one known constant, so each output row tells which model made it.
 
 - `refit=False` forecasts the test with fold 1's model and never refits;
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import LabelAdapter
+from helpers import LabelAdapter
 
 from store_sales.paths import HORIZON
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import papermill
 import pytest
-from conftest import LabelAdapter, run_notebook_calls
+from helpers import LabelAdapter, run_notebook_calls
 
 from store_sales import cli, data, runner
 from store_sales.data import DataError, check_data

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BATCH_FILES
+from helpers import BATCH_FILES
 
 from store_sales import cli, leaderboard, rundir
 from store_sales.batch import expand, parse_grid

@@ -18,7 +18,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import run_notebook_calls
+from helpers import run_notebook_calls
 
 from store_sales import plots
 from store_sales.templates.exp001 import Exp001Config

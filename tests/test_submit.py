@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import NO_NETWORK
+from helpers import NO_NETWORK
 from kagglesdk.competitions.types.competition_api_service import (
     ApiCreateSubmissionResponse,
     ApiSubmission,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import QUICK, isolate_wandb, leet_records, run_notebook_calls
+from helpers import QUICK, isolate_wandb, leet_records, run_notebook_calls
 
 from store_sales import pipeline, runner, sweep
 from store_sales.models.base import StepEvent, StopTraining

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import LabelAdapter, isolate_outputs, run_notebook_calls
+from helpers import LabelAdapter, isolate_outputs, run_notebook_calls
 
 from store_sales import cli, tracker_registry
 from store_sales.templates.exp001 import Exp001Config

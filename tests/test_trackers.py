@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import QUICK, run_notebook_calls
+from helpers import QUICK, run_notebook_calls
 
 from store_sales import blend, cli, config, submit, tracker_registry
 from store_sales import leaderboard as lb
@@ -189,7 +189,7 @@ def test_every_registry_line_names_a_record_and_its_live_tracker(name):
 def test_wandb_and_mlflow_record_the_headline_under_metrics_json_names(exp001_run):
     """W&B's summary has metrics.json's names (`val_rmsle`, `cv_rmsle_mean`), as MLflow's
     metrics do (test_mlflow), beside the history's `val/rmsle`; docs/trackers.md's table."""
-    from conftest import by_type, leet_records
+    from helpers import by_type, leet_records
 
     summary = {}
     for s in by_type(leet_records(exp001_run), "summary"):

@@ -4,7 +4,7 @@ fit nor in the test refit; `n_train_rows` (metrics.json) counts what the model g
 
 from __future__ import annotations
 
-from conftest import LabelAdapter
+from helpers import LabelAdapter
 
 from store_sales.features import build_features
 from store_sales.validation import cross_validate, forecast_test, make_plan

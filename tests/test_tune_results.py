@@ -13,7 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from conftest import isolate_outputs
+from helpers import isolate_outputs
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 

@@ -4,7 +4,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 from store_sales.wb import login
 from store_sales.wb.login import WandbLoginError

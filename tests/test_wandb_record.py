@@ -7,7 +7,7 @@ import os
 from dataclasses import fields
 
 import pytest
-from conftest import by_type, free_port, leet_records, write_fake_kaggle_secrets
+from helpers import by_type, free_port, leet_records, write_fake_kaggle_secrets
 
 from store_sales import runner
 from store_sales.data import SCHEMAS
