@@ -20,7 +20,7 @@ import papermill
 import pytest
 from helpers import NO_NETWORK, QUICK, wandb_isolation_env, write_fake_kaggle_secrets
 
-from store_sales import bundle
+from store_sales import bundle, bundle_cli
 from store_sales.templates import TEMPLATES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def built(tmp_path_factory) -> Path:
 def _cli(argv) -> int:
     """The `store-sales` parser with only `bundle` registered, as cli.py will wire it."""
     parser = argparse.ArgumentParser(prog="store-sales")
-    bundle.register(parser.add_subparsers(dest="command", required=True))
+    bundle_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -129,7 +129,7 @@ def test_check_in_a_fresh_process_neither_logs_in_nor_prints(built, tmp_path):
         + f"""
 import os
 before = dict(os.environ)
-from store_sales import bundle
+from store_sales import bundle, bundle_cli
 bundle.check_metadata({str(built)!r})
 assert dict(os.environ) == before, "environment not restored"
 print("connects", len(connects))

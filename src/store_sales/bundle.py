@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .cliutil import one_line_errors
 from .errors import UserError
 from .kaggleapi import CapturedRequest, OfflineClient, kaggle_api
 from .paths import COMPETITION, PACKAGE_DIR, REPO_ROOT, notebooks_dir
@@ -332,55 +331,3 @@ def bundle(
         (folder / METADATA_FILE).unlink()  # a folder with metadata is always push-ready
         raise
     return folder
-
-
-@one_line_errors
-def _cmd_bundle(args) -> int:
-    if bool(args.notebooks) == args.all:
-        raise UserError("name notebooks (e.g. exp001) or pass --all, not both")
-    names = sorted(notebooks_dir().glob("*.ipynb")) if args.all else args.notebooks
-    if args.title and len(names) != 1:
-        raise UserError("--title needs exactly one notebook")
-    owner = kaggle_username(args.owner)
-    if not owner:
-        print(
-            f"note: no Kaggle username (--owner, KAGGLE_USERNAME or kaggle.json); ids use "
-            f"{OWNER_PLACEHOLDER!r}: replace it before `kaggle kernels push`"
-        )
-    blob = package_zip()
-    try:
-        folders = [
-            bundle(n, args.out, owner, args.title, not args.public, blob=blob) for n in names
-        ]
-    except ImportError as err:  # the kaggle package is missing
-        raise UserError(str(err)) from None
-    for folder in folders:
-        meta = json.loads((folder / METADATA_FILE).read_text())
-        size = (folder / meta["code_file"]).stat().st_size // 1024
-        print(f"{folder}: {meta['code_file']} ({size} KB), kernel {meta['id']} - checked")
-        print(f"  push: kaggle kernels push -p {folder}")
-    if args.root_card:
-        ROOT_CARD.write_text(json.dumps(root_card(), indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {ROOT_CARD}")
-    return 0
-
-
-def register(subparsers) -> None:
-    """Add `bundle` to the `store-sales` subcommands."""
-    p = subparsers.add_parser(
-        "bundle",
-        help="write push-ready, self-contained Kaggle kernels to build/kaggle/<notebook>/",
-        description=__doc__.split("\n\n")[0],
-    )
-    p.add_argument("notebooks", nargs="*", help="template names (exp001) or notebook paths")
-    p.add_argument("--all", action="store_true", help="every notebooks/*.ipynb")
-    p.add_argument(
-        "--owner", help="Kaggle username for the id (default: KAGGLE_USERNAME, then kaggle.json)"
-    )
-    p.add_argument("--title", default="", help="kernel title (default: 'Store Sales <stem>')")
-    p.add_argument("--public", action="store_true", help="is_private false (default: private)")
-    p.add_argument("--out", default=str(BUILD_DIR), help="output root (default: build/kaggle)")
-    p.add_argument(
-        "--root-card", action="store_true", help="also rewrite the repo root kernel-metadata.json"
-    )
-    p.set_defaults(func=_cmd_bundle)

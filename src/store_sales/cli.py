@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import bundle, sweep, tune
+from . import bundle_cli, sweep, tune
 from .cliutil import add_parameter_args, one_line_errors, parameters_from_args
 from .errors import UserError
 
@@ -147,18 +147,17 @@ def _cmd_submit(args) -> int:
     )
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="store-sales", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("synth", help="write the seven competition files with synthetic data")
+def _register_synth(subparsers) -> None:
+    p = subparsers.add_parser("synth", help="write the seven competition files with synthetic data")
     p.add_argument("out", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stores", type=int, default=54, help="number of stores (54 = full scale)")
     p.add_argument("--start", default="2013-01-01", help="first train day (later = smaller)")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("run", help="run a template notebook through papermill")
+
+def _register_run(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run a template notebook through papermill")
     p.add_argument("notebook", nargs="?", help="template name (exp001) or notebook path")
     add_parameter_args(p)
     p.add_argument("--list", action="store_true", help="list the templates and exit")
@@ -170,12 +169,16 @@ def main(argv=None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="full traceback when it fails")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("new", help="a new template notebook from an existing one")
+
+def _register_new(subparsers) -> None:
+    p = subparsers.add_parser("new", help="a new template notebook from an existing one")
     p.add_argument("name", help="the new template's name (exp006)")
     p.add_argument("--from", dest="source", default="exp001", help="template to start from")
     p.set_defaults(func=_cmd_new)
 
-    p = sub.add_parser(
+
+def _register_batch(subparsers) -> None:
+    p = subparsers.add_parser(
         "batch",
         help="run a template once per parameter file / grid point, then show their leaderboard",
     )
@@ -186,7 +189,9 @@ def main(argv=None) -> int:
     p.add_argument("--stream", action="store_true", help="stream each notebook's output")
     p.set_defaults(func=_cmd_batch)
 
-    p = sub.add_parser(
+
+def _register_runs(subparsers) -> None:
+    p = subparsers.add_parser(
         "runs",
         help="leaderboard of local runs; `runs best`, `runs compare A B`, `runs show A`",
         description="store-sales runs [DIR] | runs best [DIR] | runs compare A B | runs show A "
@@ -203,7 +208,9 @@ def main(argv=None) -> int:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(func=_cmd_runs)
 
-    p = sub.add_parser(
+
+def _register_submit(subparsers) -> None:
+    p = subparsers.add_parser(
         "submit",
         help="submit a run's submission.csv to Kaggle (message: template, run, CV, git commit)",
     )
@@ -218,10 +225,27 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits (600)")
     p.set_defaults(func=_cmd_submit)
 
-    bundle.register(sub)
-    sweep.register(sub)
-    tune.register(sub)
 
+# every subcommand the same way: a `register(subparsers)` that adds its parser, whose `func` is
+# a handler wrapped by `cliutil.one_line_errors` (bad input: one line, exit 2)
+COMMANDS = (
+    _register_synth,
+    _register_run,
+    _register_new,
+    _register_batch,
+    _register_runs,
+    _register_submit,
+    bundle_cli.register,
+    sweep.register,
+    tune.register,
+)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="store-sales", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
