@@ -24,7 +24,7 @@ LightGBM and XGBoost keep the count for the whole fit (LightGBM ignores a change
 or re-seeds its bagging on reset_parameter); PyTorch re-checks it every few seconds
 (`Governor`), which changes only the speed. A positive `num_threads` is used as is. Thread
 counts change sums only in the last bits: 200 LightGBM rounds on full data, 1 vs 2 threads,
-differ by 9e-16 in log1p(sales). benchmarks/bench.py --neighbour and docs/speed.md: figures.
+differ by 9e-16 in log1p(sales). benchmarks/bench.py --neighbour and docs/benchmarks.md: figures.
 """
 
 from __future__ import annotations

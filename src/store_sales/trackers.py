@@ -20,7 +20,7 @@ from .models.base import ModelAdapter, StepEvent
 from .tracker_registry import TrackerRecord
 
 # metrics.json's headline values: every tracker records them under these names at the end
-# (`results`), as `store-sales runs` shows them (docs/trackers.md has the whole table)
+# (`results`), as `store-sales runs` shows them (docs/tracking.md has the whole table)
 HEADLINE = (
     "val_rmsle",
     "val_rmsle_alive",
