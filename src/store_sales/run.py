@@ -23,7 +23,7 @@ from . import codeinfo, signals, templates
 from .envinfo import git_commit, peak_rss_mb
 from .errors import TRACEBACK_OUTPUT, UserError
 from .models.base import ModelAdapter
-from .rundir import new_run_dir, process_start, write_config, write_metrics
+from .rundir import RunMetrics, new_run_dir, process_start, write_config, write_metrics
 from .signals import RunSignal
 from .trackers import Tracker, make_tracker
 
@@ -44,7 +44,7 @@ class Run:
         self.model = adapter.name if adapter is not None else self.template.model
         self.dir, self.name = new_run_dir(cfg.exp_name, cfg.output_dir, self.model)
         self.timings: dict[str, float] = {}
-        self.metrics: dict = {
+        self.metrics: RunMetrics = {
             "status": "running",
             "run_name": self.name,
             "template": self.template.name,

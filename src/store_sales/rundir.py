@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 
 from .jsonio import read_json, write_json
 from .paths import KAGGLE_WORKING, on_kaggle, outputs_root
@@ -29,12 +30,57 @@ CLAIM_FILE = ".claimed"  # created exclusively by the process that owns the fold
 HANDOVER_ENV = "STORE_SALES_RUN_DIR"
 
 
-def read_metrics(run_dir) -> dict:
+class RunMetrics(TypedDict, total=False):
+    """metrics.json, the run's record: what every reader (leaderboard, summary, sweep and tune
+    trials, blend, submit) may rely on. Written by `run.Run` at the start and the end (the
+    pipeline fills the scores in between); besides these keys it holds `cv_rmsle_fold_<k>` per
+    fold and one entry per tracker, under the tracker's name (ids, mode, URI)."""
+
+    # who and how it ended: written at the start, rewritten at the end
+    status: str  # running | finished | failed (`state`: killed, when its process is gone)
+    run_name: str
+    template: str
+    model: str  # the adapter's name
+    tracker: str
+    pid: int
+    host: str
+    process_start: str | None
+    started: str  # ISO time
+    git_commit: str | None
+    code: dict  # notebook_sha256, notebook_cells, package_sha256 (codeinfo)
+    error: str  # "Type: message" of a failed run
+    signal: str  # SIGTERM | SIGHUP | SIGINT that ended it
+    # the scores (pipeline.report, results)
+    data: str  # synthetic | real
+    val_rmsle: float  # fold 1, every validation row
+    val_rmsle_alive: float
+    cv_rmsle_mean: float
+    cv_rmsle_std: float
+    n_folds: int
+    rmsle_by_horizon: dict  # h -> RMSLE
+    best_step: int
+    fold_best_steps: list
+    fold_steps_run: list
+    refit_steps: int
+    refit: bool | str  # "skipped-sweep-trial": no test forecast
+    n_features: int
+    n_train_rows: int
+    stopped: dict  # a hook's StopTraining info (hyperband, pruning)
+    # the end
+    timings: dict  # phase -> seconds
+    peak_rss_mb: float
+    threads: dict  # fit stage -> thread counts
+    # after the run (`store-sales submit`)
+    kaggle_submission: dict
+    public_lb: float
+
+
+def read_metrics(run_dir) -> RunMetrics:
     """The run's metrics.json ({} when missing or unreadable)."""
     return read_json(Path(run_dir) / METRICS_FILE)
 
 
-def write_metrics(run_dir, metrics: dict) -> Path:
+def write_metrics(run_dir, metrics: RunMetrics) -> Path:
     return write_json(Path(run_dir) / METRICS_FILE, metrics)
 
 
