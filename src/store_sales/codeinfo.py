@@ -23,6 +23,17 @@ BUNDLE_MARK = "_use_bundled_store_sales("  # the bundle's bootstrap cell (bundle
 SETUP_MARK = ".from_params("  # the setup cell: the cells before it that are plain are the config
 
 
+def parsed_cells(sources: list[str]) -> list[ast.Module]:
+    """The cells' syntax trees; a cell that does not parse (an IPython magic) is left out."""
+    trees = []
+    for source in sources:
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:
+            continue
+    return trees
+
+
 def _is_parameters(source: str) -> bool:
     """A cell of plain `name = literal` lines (the parameters cell, papermill's injection)."""
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ..codeinfo import parsed_cells
 from .contract import NOTEBOOK_GROUP
 
 
@@ -25,11 +26,7 @@ def declared(sources: list[str]) -> dict[str, tuple[str, str]]:
     """name -> (group, first docstring line) of every `@feature(...)` function in `sources`;
     a cell that does not parse (IPython magics) is skipped."""
     out: dict[str, tuple[str, str]] = {}
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in parsed_cells(sources):
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef):
                 continue

@@ -12,6 +12,8 @@ import ast
 from importlib.util import find_spec
 from pathlib import Path
 
+from ..codeinfo import parsed_cells
+
 PACKAGE = "store_sales"
 PLACEHOLDER = "model"  # ModelAdapter.name's default: not a label
 
@@ -97,12 +99,7 @@ def _estimator_class(node: ast.expr | None, assigned: dict[str, ast.expr]) -> st
 
 
 def label_of_cells(sources: list[str]) -> str:
-    trees = []
-    for source in sources:
-        try:
-            trees.append(ast.parse(source))
-        except SyntaxError:  # an IPython magic: that cell says nothing here
-            continue
+    trees = parsed_cells(sources)
     tree = ast.Module(body=[s for t in trees for s in t.body], type_ignores=[])
     assigned: dict[str, ast.expr] = {}
     for stmt in tree.body:
@@ -130,11 +127,7 @@ def imported_modules(sources: list[str]) -> set[str]:
     """Top-level names of the modules that `sources` import, with what the package's modules
     they import bring in at import time (`from store_sales.models.pytorch import ...` -> torch)."""
     out: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in parsed_cells(sources):
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 out.update(alias.name.split(".")[0] for alias in node.names)
