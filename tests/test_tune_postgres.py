@@ -8,6 +8,8 @@ missing driver named in one line, the heartbeat's re-queue, the W&B and MLflow s
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import signal
 import subprocess
@@ -228,3 +230,84 @@ def _kernel_started(proc: subprocess.Popen) -> bool:
             for c in psutil.Process(proc.pid).children(recursive=True)
         )
     return False
+
+
+# ---- the study as one record (quick: hand-made trials, real stores) ---------------------------
+def _recorded_study(tmp_path: Path, trackers: dict[int, dict]):
+    """A summarized study folder of three hand-made complete trials, trial n's metrics holding
+    `trackers[n]` (its tracker entries, as `tune` keeps them)."""
+    from optuna.trial import create_trial
+
+    from store_sales.tune import summarize
+
+    url = st.sqlite_url(tmp_path / "study.db")
+    study = st.open_study("rec", url, create=True)
+    described = {"study": "rec", "template": "exp001", "metric": "val/rmsle", "sampler": "tpe"}
+    study.set_user_attr(st.FOLDER_ATTR, described)
+    for n, lr in enumerate((0.1, 0.05, 0.2)):
+        study.add_trial(
+            create_trial(
+                value=0.5 - lr,
+                params={"learning_rate": lr},
+                distributions={"learning_rate": FloatDistribution(0.01, 0.3)},
+                user_attrs={"params": {"learning_rate": lr}, "best_step": 10 + n, "steps": 20,
+                            "metrics": trackers.get(n, {}), "host": "h", "dir": "/x"},
+            )
+        )  # fmt: skip
+    st.write_folder(tmp_path, {**described, "storage": url, "pruner": {"name": "none"}}, "")
+    with contextlib.redirect_stdout(io.StringIO()):
+        summary = summarize(tmp_path, plot=False)
+    return summary, st.open_study("rec", url)
+
+
+def test_the_study_is_an_mlflow_parent_run_of_its_trials_runs(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from store_sales.mlf.study import PARENT_TAG
+    from store_sales.tune.records import record_study
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("exp001")
+    children = [client.create_run(experiment).info.run_id for _ in range(3)]
+    entries = {n: {"mlflow": {"uri": uri, "experiment": "exp001", "run_id": children[n]}}
+               for n in range(3)}  # fmt: skip
+    summary, study = _recorded_study(tmp_path, entries)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        first = record_study(summary, study, {})["mlflow"]
+        again = record_study(summary, study, {})["mlflow"]  # another process: the same parent
+    assert first["run_id"] == again["run_id"] and first["children"] == 3
+    parent = client.get_run(first["run_id"])
+    assert parent.data.tags["job_type"] == "tune" and parent.data.params["study"] == "rec"
+    assert parent.data.metrics["best_val_rmsle"] == pytest.approx(0.3)  # trial 2, lr 0.2
+    assert parent.data.metrics["best_trial"] == 2
+    for run_id in children:
+        assert client.get_run(run_id).data.tags[PARENT_TAG] == first["run_id"]
+    assert "MLflow  study parent run" in out.getvalue()
+    assert "wandb" not in first  # the trials had no W&B runs: no W&B record
+
+
+def test_the_study_is_one_offline_wandb_run_of_job_type_tune(tmp_path):
+    from helpers import by_type, leet_records
+
+    from store_sales.tune.records import record_study
+
+    entries = {n: {"wandb": {"mode": "offline", "run_id": f"r{n}"}} for n in range(3)}
+    summary, study = _recorded_study(tmp_path, entries)
+    with contextlib.redirect_stdout(io.StringIO()):
+        written = record_study(summary, study, {"wandb_project": "p"})["wandb"]
+    assert written["mode"] == "offline"  # never online in tests (nor ever, for offline trials)
+    run_dir = Path(written["dir"])
+    assert run_dir.parent == tmp_path / "wandb" and run_dir.name.startswith("offline-run-")
+    records = leet_records(tmp_path)
+    (run,) = by_type(records, "run")
+    assert run["job_type"] == "tune" and run["run_group"] == "rec"
+    final: dict = {}
+    for update in by_type(records, "summary"):
+        final.update(update["update"])
+    assert final["best_trial"] == 2 and final["n_trials"] == 3
+    (table,) = (run_dir / "files" / "media" / "table").glob("trials_*.table.json")
+    logged = json.loads(table.read_text())  # one row per trial: parallel coordinates' input
+    assert {"trial", "state", "val/rmsle", "learning_rate"} <= set(logged["columns"])
+    assert len(logged["data"]) == 3
