@@ -4,10 +4,12 @@ secrets, finished runs shared by the tests that inspect them. Plain helpers live
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,9 @@ from helpers import (
     PipelineRun,
     isolate_outputs,
     isolate_wandb,
+    postgres_bin,
     run_notebook_calls,
+    start_postgres,
 )
 
 from store_sales import runner
@@ -64,6 +68,28 @@ def fake_kaggle_secrets_module(monkeypatch) -> Callable[..., types.ModuleType]:
         return module
 
     return install
+
+
+# ---- a database server -----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the session (its own temp data folder, a free port on
+    127.0.0.1), stopped and deleted at the end: the Optuna storage URL of its database. Skipped
+    where PostgreSQL's server or psycopg is not installed, except on CI (CI=true): it fails."""
+
+    def absent(why: str):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{why}, and CI must run the PostgreSQL tests")
+        pytest.skip(why)
+
+    if find_spec("psycopg") is None:
+        absent("psycopg is not installed (pip install -r requirements.txt, extra postgres)")
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        absent("PostgreSQL's server (initdb, pg_ctl) is not installed: apt-get install postgresql")
+    server = start_postgres(bin_dir)
+    yield server.url
+    server.stop()
 
 
 # ---- data -------------------------------------------------------------------------------------

@@ -6,10 +6,14 @@ holds the fixtures built on them."""
 from __future__ import annotations
 
 import functools
+import glob
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +128,83 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# ---- a throwaway PostgreSQL server -----------------------------------------------------------
+PG_USER = "postgres"  # the server's OS user when the tests run as root (initdb refuses root)
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (initdb, pg_ctl, postgres): pg_ctl's on PATH
+    (a symlink followed), else Debian's /usr/lib/postgresql/<version>/bin, the newest."""
+    found = shutil.which("pg_ctl")
+    if found and (Path(os.path.realpath(found)).parent / "initdb").is_file():
+        return Path(os.path.realpath(found)).parent
+    if found and shutil.which("initdb"):
+        return Path(found).parent
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
+    return Path(versions[-1]).parent if versions else None
+
+
+@dataclass
+class Postgres:
+    """A server of our own: a data folder in a temp dir, 127.0.0.1 only, trust auth."""
+
+    bin: Path
+    root: Path  # the temp dir: data/, the log, the socket
+    port: int
+    as_user: list[str]  # runuser prefix when root, else []
+
+    @property
+    def url(self) -> str:
+        """The Optuna storage URL (SQLAlchemy, psycopg 3) of the server's `postgres` database."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        cmd = [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_postgres(bin_dir: Path, attempts: int = 3) -> Postgres:
+    """initdb into a fresh temp folder (owned by PG_USER when we are root) and start the server
+    on a free 127.0.0.1 port, no TCP elsewhere, its socket in that folder; fsync off (data
+    that dies with the tests). Stop it with `.stop()`."""
+    as_user: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="store-sales-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            owner = pwd.getpwnam(PG_USER)
+        except KeyError:
+            shutil.rmtree(root)
+            raise RuntimeError(f"running as root, and there is no {PG_USER!r} user") from None
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", PG_USER, "--"]
+    init = [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "postgres", "-A", "trust"]
+    done = subprocess.run(
+        [*as_user, *init, "-E", "UTF8", "--no-sync"], capture_output=True, text=True, timeout=300
+    )
+    if done.returncode:
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
+    for _ in range(attempts):  # a free port may be taken before the server binds it
+        server = Postgres(bin_dir, root, free_port(), as_user)
+        options = f"-h 127.0.0.1 -p {server.port} -k {root} -c fsync=off -c max_connections=200"
+        log = str(root / "server.log")
+        started = server.pg_ctl("-l", log, "-w", "-t", "60", "-o", options, "start")
+        if started.returncode == 0:
+            return server
+    log = (root / "server.log").read_text() if (root / "server.log").is_file() else ""
+    shutil.rmtree(root, ignore_errors=True)
+    raise RuntimeError(f"PostgreSQL did not start: {started.stderr[-1000:]} {log[-2000:]}")
 
 
 # ---- offline W&B runs -------------------------------------------------------------------------

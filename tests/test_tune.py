@@ -136,6 +136,7 @@ def test_the_default_study_is_named_by_the_template_tuned(tmp_path, monkeypatch)
 
     monkeypatch.setattr(optimize, "run_trials", lambda *a, **k: "")  # no trials: just the study
     monkeypatch.setattr(optimize, "summarize", lambda folder: folder)
+    monkeypatch.setattr(optimize, "record_study", lambda *a: None)
     monkeypatch.setattr(search_template, "outputs_root", lambda: tmp_path)
     spec = tmp_path / "s.yaml"  # named for exp001, as configs/sweep.yaml is
     spec.write_text(
@@ -196,7 +197,6 @@ def _tune_trial(tmp_path, pruner: dict):
         "storage": url,
         "study": "s",
         "trial_number": trial.number,
-        "trial_id": trial._trial_id,
     }
     state |= {"metric": "val/rmsle", "pruner": pruner, "report_every": 10}
     st.write_trial_state(folder, state)

@@ -27,7 +27,11 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "mlflow": ("mlflow", "mlflow"),
     "sweeps": ("sweeps", "sweeps"),
     "optuna": ("optuna", "optuna"),
+    "postgres": ("psycopg", "postgres"),  # tune --storage postgresql+psycopg://...
 }
+
+# an Optuna storage URL's SQLAlchemy dialect+driver -> the EXTRAS entry that brings the driver
+STORAGE_DRIVERS = {"postgresql+psycopg": "postgres"}
 
 
 def missing(name: str) -> str | None:
@@ -50,6 +54,22 @@ def require(name: str, who: str = "") -> None:
     fix = missing(name)
     if fix is not None:
         raise UserError(f"{who or name} needs {EXTRAS[name][0]}: {fix}")
+
+
+def require_storage(url: str) -> None:
+    """A database URL's driver, before any study or trial: `postgresql+psycopg://...` without
+    psycopg names the `postgres` extra in one line; `postgresql://` (SQLAlchemy's psycopg2)
+    without psycopg2 says to write `postgresql+psycopg://`."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in STORAGE_DRIVERS:
+        require(STORAGE_DRIVERS[scheme], f"the storage {scheme}://")
+    elif scheme in ("postgresql", "postgresql+psycopg2") and find_spec("psycopg2") is None:
+        raise UserError(
+            f"the storage {scheme}:// needs psycopg2 (SQLAlchemy's default PostgreSQL driver): "
+            "write postgresql+psycopg://... ("
+            + (missing("postgres") or "psycopg is installed")
+            + ")"
+        )
 
 
 def require_for(template: str, imports: Iterable[str], params: dict[str, Any]) -> None:

@@ -2,13 +2,15 @@
 trial (no two workers race for a suggestion), `workers` trials run at a time (inline for one,
 else each in a spawned process), and each outcome goes back to the engine as it comes.
 
-The engine's side is a `TrialSource`: `launch` (the next trial's folder and parameters, or why
-there is no next one), `finish` (a trial's outcome; returns why to stop, or ""), `abandon` (a
-trial that will never finish: its worker died, or the user interrupted).
+The engine's side is a `TrialSource`: `launch` (the next trial's folder and parameters, why
+there is no next one, or None: none now, ask again in a moment), `finish` (a trial's outcome;
+returns why to stop, or ""), `abandon` (a trial that will never finish: its worker died, or the
+user interrupted).
 """
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -17,9 +19,11 @@ from typing import Protocol
 from . import trials
 from .template import SearchError
 
+POLL_S = 1.0  # how often a source that had no trial to give (launch() -> None) is asked again
+
 
 class TrialSource(Protocol):
-    def launch(self) -> tuple[Path, dict] | str: ...
+    def launch(self) -> tuple[Path, dict] | str | None: ...
 
     def finish(self, trial_dir: Path, outcome: dict) -> str: ...
 
@@ -66,8 +70,12 @@ def run_trials(
     launched, stop = 0, ""
     try:
         while True:
+            idle = False  # the source had no trial now, but may have one later
             while not stop and launched < count and len(pending) < workers:
                 launch = source.launch()
+                if launch is None:
+                    idle = True
+                    break
                 if isinstance(launch, str):
                     stop = launch
                     break
@@ -75,8 +83,12 @@ def run_trials(
                 launched += 1
                 pending[pool.submit(trials.run_trial, template, params)] = key
             if not pending:
+                if idle:
+                    time.sleep(POLL_S)
+                    continue
                 break
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            timeout = POLL_S if idle else None
+            done, _ = wait(list(pending), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 key = pending.pop(future)
                 try:

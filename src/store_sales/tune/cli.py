@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..cliutil import add_parameter_args, call_with_args, one_line_errors
-from ..search.template import DEFAULT_TEMPLATE, MAX_GRID
+from ..search.template import DEFAULT_TEMPLATE, MAX_GRID, search_folder
 from .optimize import tune
 from .results import summarize
-from .study import PRUNERS, SAMPLERS
+from .space import TuneError
+from .study import HEARTBEAT_S, PRUNERS, SAMPLERS, requeue_s
 
 DESCRIPTION = (
     "Tune a template with Optuna, offline: the sweep YAML's parameters and metric, TPE (or the "
@@ -19,8 +20,11 @@ DESCRIPTION = (
 
 @one_line_errors
 def _cmd_tune(args) -> None:
-    if args.results:
-        summarize(args.results)
+    if args.results is not None:  # --results [STUDY_DIR]: from the folder, or the study alone
+        if not args.results and not args.study:
+            raise TuneError("--results: name the study folder, or --study NAME (and --storage)")
+        _, folder = search_folder("tune", args.study, args.results, TuneError, "study")
+        summarize(folder, study_name=args.study, storage=args.storage)
         return
     if not args.template:
         from ..errors import UserError
@@ -37,7 +41,19 @@ def register(subparsers) -> argparse.ArgumentParser:
         description=DESCRIPTION,
     )
     p.add_argument("template", nargs="?", help=f"template name, e.g. {DEFAULT_TEMPLATE}")
-    p.add_argument("--trials", type=int, help="trials to run in this invocation (required)")
+    p.add_argument(
+        "--trials", type=int, help="trials to run in this invocation (required without "
+        "--study-trials)"
+    )  # fmt: skip
+    p.add_argument(
+        "--study-trials", type=int, default=None, metavar="N", help="stop once the study "
+        "holds N complete or pruned trials, whichever process ran them"
+    )  # fmt: skip
+    p.add_argument(
+        "--heartbeat", type=int, default=HEARTBEAT_S, metavar="S", help="seconds between two "
+        "heartbeats of a running trial; a dead process's trial is failed and re-queued within "
+        f"{requeue_s(1)}x S (default {HEARTBEAT_S}: {requeue_s(HEARTBEAT_S)} s)"
+    )  # fmt: skip
     p.add_argument(
         "--config", "-c", default=None, help="sweep YAML (default configs/sweep_<template>.yaml, "
         "else configs/sweep.yaml)"
@@ -66,7 +82,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-large-grid", action="store_true", help=f"a grid of more than {MAX_GRID} points"
     )
-    p.add_argument("--results", metavar="STUDY_DIR", help="only rebuild a study's result files")
+    p.add_argument(
+        "--results", nargs="?", const="", metavar="STUDY_DIR", help="only rebuild a study's "
+        "result files: from its folder, or, with --study and --storage, from the study alone "
+        "(into STUDY_DIR, default outputs/tune/<study>)"
+    )  # fmt: skip
     add_parameter_args(p, "fixed template parameter")
     p.set_defaults(func=_cmd_tune)
     return p

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..search.hook import StepJudge
-from .quiet import import_optuna
-from .study import TRIAL_STATE, make_pruner, open_study, read_trial_state
+from .study import TRIAL_STATE, make_pruner, read_trial_state, trial_of
 
 
 def is_tune_trial(run_dir: str | Path) -> bool:
@@ -25,20 +24,13 @@ class PruningHook(StepJudge):
     `trial.should_prune()`; a pruned trial ends at its best step so far, as after hyperband."""
 
     def __init__(self, trial_dir: Path):
-        optuna = import_optuna()
-
         state = read_trial_state(trial_dir)
         super().__init__(state["metric"], state["report_every"])
         self.pruner = state["pruner"]["name"]
-        study = open_study(
-            state["study"],
-            state["storage"],
-            # the sampler is never asked here; a random one keeps the kernel from fitting TPE
-            sampler=optuna.samplers.RandomSampler(),
-            pruner=make_pruner(state["pruner"]),
-        )
-        self.trial = optuna.trial.Trial(study, state["trial_id"])
         self.number = state["trial_number"]
+        self.trial = trial_of(
+            state["study"], state["storage"], self.number, make_pruner(state["pruner"])
+        )
         self._reported: set[int] = set()
 
     def judge(self, step: int, value: float) -> dict | None:

@@ -6,10 +6,13 @@ study through its storage (Optuna's own distributed mode)."""
 from __future__ import annotations
 
 import socket
+import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
-from .. import progress, runner
+from .. import extras, progress, runner
 from ..paths import REPO_ROOT
 from ..search.checklist import check_data
 from ..search.pool import run_trials
@@ -31,7 +34,8 @@ from ..search.template import (
 )
 from . import study as st
 from .quiet import import_optuna
-from .results import summarize, write_table
+from .records import dashboard_line, record_study
+from .results import summarize, trial_record, write_table
 from .space import TuneError, check, typed
 
 
@@ -77,16 +81,31 @@ def tune(
     startup_trials: int = 5,
     warmup_steps: int | None = None,
     allow_large_grid: bool = False,
+    study_trials: int | None = None,
+    heartbeat: int = st.HEARTBEAT_S,
 ) -> SearchSummary:
     """Run `trials` trials of `template` here, `workers` at a time, on Optuna study `study`
     (created, or resumed when it exists). `config`: a W&B sweep YAML (its parameters and
     metric; its method picks the default sampler). `storage`: an Optuna RDB URL (default
-    sqlite in the study folder). `fixed`: template parameters of every trial."""
-    check_count(
-        trials, TuneError, "trials is required: the number of trials to run here (e.g. --trials 20)"
-    )
+    sqlite in the study folder). `fixed`: template parameters of every trial.
+    `study_trials`: stop once the study holds that many complete or pruned trials, whichever
+    process ran them (then `trials` may be left out). `heartbeat`: seconds between the
+    heartbeats of this process's trials; a trial whose heartbeat stops is failed and
+    re-queued by the processes still running."""
+    if study_trials is None or trials is not None:
+        check_count(
+            trials,
+            TuneError,
+            "trials is required: the number of trials to run here (e.g. --trials 20), "
+            "or --study-trials N: until the study holds N",
+        )
+    if study_trials is not None:
+        check_count(study_trials, TuneError, "study_trials must be >= 1")
     if workers < 1:
         raise TuneError("workers must be >= 1")
+    if heartbeat < 1:
+        raise TuneError("heartbeat must be >= 1 (seconds)")
+    extras.require_storage(storage)  # a database driver missing: one line, before anything
     config = config or default_config(template)
     cfg = load_config(config, TuneError)
     sampler, pruner = _sampler_and_pruner(cfg, sampler, pruner)
@@ -104,17 +123,19 @@ def tune(
     settings = st.pruner_settings(pruner, cfg, startup_trials, warmup_steps)
     created = st.open_study(name, url, create=True)
     earlier = st.adopt(created, {"template": Path(template).stem, "config": cfg, "fixed": fixed})
-    st.write_folder(
-        folder,
-        {"study": name, "storage": url, "template": Path(template).stem, "metric": space.metric,
-         "sampler": sampler, "pruner": settings, "report_every": report_every},
-        config_source(config),
-    )  # fmt: skip
+    described = {"study": name, "storage": url, "template": Path(template).stem,
+                 "metric": space.metric, "sampler": sampler, "pruner": settings,
+                 "report_every": report_every}  # fmt: skip
+    # in the study too: `tune --results` rebuilds the folder on any machine from the study alone
+    created.set_user_attr(st.FOLDER_ATTR, {k: v for k, v in described.items() if k != "storage"})
+    st.write_folder(folder, described, config_source(config))
+    total = _planned(created, trials, study_trials)
     if earlier:
         print(f"continuing study {name}: {earlier} earlier trial(s)")
     tuned = ", ".join(space.distributions)
+    count = f"{trials} trial(s)" if trials else f"until the study holds {study_trials}"
     print(f"tune {name}: {sampler} sampler, {settings['name']} pruner over {tuned}; "
-          f"{trials} trial(s), {workers} worker(s)")  # fmt: skip
+          f"{count}, {workers} worker(s); heartbeat {heartbeat}s")  # fmt: skip
     print(f"study {url}\nfolder {folder}")
     base = {
         **default_threads(fixed, cfg, workers, template_fields(template, space.declared)),
@@ -126,14 +147,88 @@ def tune(
         "template": template, "study": name, "storage": url, "folder": folder,
         "sampler": sampler, "seed": seed, "grid": space.grid() if sampler == "grid" else None,
         "pruner": settings, "space": space, "base": base, "report_every": report_every,
-        "total": trials,
+        "total": total, "study_trials": study_trials, "heartbeat": heartbeat,
     }  # fmt: skip
     controller = _StudyController(job)
     try:
-        run_trials(controller, template, trials, workers, TuneError)
+        run_trials(controller, template, trials or sys.maxsize, workers, TuneError)
     finally:
         controller.close()
-    return summarize(folder)
+    summary = summarize(folder)
+    try:
+        record_study(summary, st.open_study(name, url), {**base, **fixed})
+    except Exception as err:  # the study and its files are done: a tracker's trouble is a note
+        print(f"note    the study's tracker records were not written: {type(err).__name__}: {err}")
+    if line := dashboard_line(url):
+        print(line)
+    return summary
+
+
+def _planned(study, trials: int | None, study_trials: int | None) -> int:
+    """The trials this invocation expects to run (its progress bar and ETA)."""
+    if not study_trials:
+        return int(trials)
+    TrialState = import_optuna().trial.TrialState
+    done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    left = max(study_trials - done, 0)
+    return min(trials, left) if trials else left
+
+
+class _Heartbeat:
+    """A thread beating for this process's running trials every `seconds`, and failing other
+    processes' stale trials (Optuna's `fail_stale_trials`: its storage's callback re-queues a
+    copy of each). Optuna beats only inside `study.optimize`; ask/tell beats here. On its own
+    storage and study object: the controller's thread keeps its own."""
+
+    def __init__(self, name: str, url: str, seconds: int):
+        self.optuna = import_optuna()
+        self.name, self.seconds = name, seconds
+        self.store = st.storage(url, seconds)
+        self.study = self.optuna.load_study(
+            study_name=name, storage=self.store, sampler=self.optuna.samplers.RandomSampler()
+        )
+        self.ids: dict[int, int] = {}  # trial number -> storage id
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.complained = False
+        self.thread = threading.Thread(target=self._run, name="tune-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.reap()  # trials of processes that died before this one started
+        self.thread.start()
+
+    def add(self, number: int) -> None:
+        trial_id = st.trial_id(self.store, self.name, number)
+        self.store.record_heartbeat(trial_id)
+        with self.lock:
+            self.ids[number] = trial_id
+
+    def remove(self, number: int) -> None:
+        with self.lock:
+            self.ids.pop(number, None)
+
+    def reap(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
+            self.optuna.storages.fail_stale_trials(self.study)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.seconds):
+            with self.lock:
+                ids = list(self.ids.values())
+            try:
+                for trial_id in ids:
+                    self.store.record_heartbeat(trial_id)
+                self.reap()
+            except Exception as err:  # the database away for a moment: beat again next time
+                if not self.complained:
+                    print(f"tune: heartbeat failed ({type(err).__name__}); retrying", flush=True)
+                    self.complained = True
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=30)
 
 
 class _StudyController:
@@ -146,9 +241,16 @@ class _StudyController:
         self.sampler = st.make_sampler(job["sampler"], job["seed"], job["grid"])
         self.grid = isinstance(self.sampler, optuna.samplers.GridSampler)
         self.study = st.open_study(
-            job["study"], job["storage"], sampler=self.sampler, pruner=st.make_pruner(job["pruner"])
+            job["study"],
+            job["storage"],
+            sampler=self.sampler,
+            pruner=st.make_pruner(job["pruner"]),
+            heartbeat=job["heartbeat"],
         )
+        self.beat = _Heartbeat(job["study"], job["storage"], job["heartbeat"])
+        self.beat.start()
         self.running: dict[Path, tuple] = {}  # trial folder -> (Optuna trial, tune.json state)
+        self.begun: dict[Path, float] = {}  # trial folder -> when launched
         self.finished = self.failures = 0
         self.started = time.time()
         # a bar over the trials in a terminal; elsewhere each trial's line carries the ETA
@@ -162,15 +264,38 @@ class _StudyController:
             print(text, flush=True)
 
     def close(self) -> None:
+        self.beat.stop()
         if self.bar is not None:
             self.bar.close()
 
-    def launch(self) -> tuple[Path, dict] | str:
+    def _study_is_full(self) -> str | None:
+        """With study_trials N: why to stop (N trials complete or pruned), None when the trials
+        running (here or elsewhere) would complete it (wait: they end, or die and are
+        re-queued), "" when there is room for one more."""
+        target = self.job["study_trials"]
+        if not target:
+            return ""
+        S = self.TrialState
+        trials = self.study.get_trials(deepcopy=False)
+        done = sum(t.state in (S.COMPLETE, S.PRUNED) for t in trials)
+        if done >= target:
+            print(f"tune: the study holds its {target} trials", flush=True)
+            return f"the study holds its {target} trials"
+        running = sum(t.state == S.RUNNING for t in trials)
+        return None if done + running >= target else ""
+
+    def launch(self) -> tuple[Path, dict] | str | None:
         job = self.job
         if self.grid and self.sampler.is_exhausted(self.study):
             print("tune: the grid is exhausted", flush=True)
             return "the grid is exhausted"
-        trial = self.study.ask(job["space"].distributions)
+        full = self._study_is_full()
+        if full != "":
+            return full
+        with warnings.catch_warnings():  # "heartbeat ... supposed to be used with optimize"
+            warnings.filterwarnings("ignore", "Heartbeat of storage")
+            trial = self.study.ask(job["space"].distributions)
+        self.beat.add(trial.number)
         path = st.trial_dir(job["folder"], trial.number)
         suggested = typed(trial.params, job["space"].declared)
         params = {**job["base"], **suggested}
@@ -179,13 +304,13 @@ class _StudyController:
         trial.set_user_attr("host", socket.gethostname())
         state = {
             "storage": job["storage"], "study": job["study"], "trial_number": trial.number,
-            "trial_id": trial._trial_id,  # no public accessor; the kernel rebuilds the Trial
             "metric": job["space"].metric, "pruner": job["pruner"],
             "report_every": job["report_every"],
         }  # fmt: skip
         st.write_trial_state(path, state)
         self.say(f"trial {trial.number}: {shown(suggested)}")
         self.running[path] = (trial, state)
+        self.begun[path] = time.time()
         # sweep_dir: the search's folder, as in a sweep trial; the trial's own tune.json, which
         # the pruning hook reads, is in output_dir
         return path, {**params, "output_dir": str(path), "sweep_dir": str(self.job["folder"])}
@@ -200,6 +325,9 @@ class _StudyController:
             if metrics.get("status") == "finished" and value is not None
             else "run never finished"
         )
+        seconds = time.time() - self.begun.pop(path)
+        for key, attr in trial_record(metrics, seconds).items():
+            trial.set_user_attr(key, attr)  # results from the study alone (tune --results)
         end = self._tell(trial, error, metrics, value)
         st.write_trial_state(path, {**state, "state": end, "value": value})
         self.finished += 1
@@ -215,30 +343,38 @@ class _StudyController:
         return ""
 
     def _tell(self, trial, error: str, metrics: dict, value) -> str:
-        """The trial's end told to the study: failed, pruned or complete."""
-        if error:
-            trial.set_user_attr("error", error[-500:])
-            self.study.tell(trial, state=self.TrialState.FAIL)
-            return "failed"
-        if metrics.get("stopped"):
-            self.study.tell(trial, state=self.TrialState.PRUNED)
-            return "pruned"
-        self.study.tell(trial, float(value))
-        return "complete"
+        """The trial's end told to the study: failed, pruned or complete ("lost" when others
+        failed it meanwhile: its heartbeat stopped for longer than the grace period)."""
+        optuna = import_optuna()
+        self.beat.remove(trial.number)
+        try:
+            if error:
+                trial.set_user_attr("error", error[-500:])
+                self.study.tell(trial, state=self.TrialState.FAIL)
+                return "failed"
+            if metrics.get("stopped"):
+                self.study.tell(trial, state=self.TrialState.PRUNED)
+                return "pruned"
+            self.study.tell(trial, float(value))
+            return "complete"
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return "lost"
 
     def abandon(self, path: Path, error: str) -> None:
         trial, state = self.running.pop(path)
-        trial.set_user_attr("error", error[-500:])
-        self.study.tell(trial, state=self.TrialState.FAIL)
+        self.begun.pop(path, None)
+        self._tell(trial, error or "abandoned", {}, None)
         st.write_trial_state(path, {**state, "state": "failed", "value": None})
 
     def _line(self, number, end, metric, value, metrics, error) -> str:
         """One line per trial: its end, value, the best so far and the ETA of this invocation."""
         total, finished = self.job["total"], self.finished
         elapsed = time.time() - self.started
-        eta = elapsed / finished * (total - finished)
+        eta = elapsed / finished * max(total - finished, 0)
         head = f"[{finished}/{total}] trial {number} {end}"
-        if end == "failed":
+        if end == "lost":
+            body = "failed and re-queued by another process (no heartbeat in time)"
+        elif end == "failed":
             body = error.strip().splitlines()[-1] if error.strip() else ""
         else:
             steps = (metrics.get("fold_steps_run") or [None])[0]

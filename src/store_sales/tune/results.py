@@ -3,6 +3,7 @@ trial's parameters, rerunnable) and Optuna's own plots as PNGs."""
 
 from __future__ import annotations
 
+import socket
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,44 @@ PLOTS = {  # file stem -> optuna.visualization.matplotlib function
 }
 
 
+# metrics.json's entries a trial keeps in the study (besides every top-level number and string)
+KEPT_METRICS = ("fold_steps_run", "fold_best_steps", "stopped", "timings", "mlflow", "wandb")
+
+
+def trial_record(metrics: dict, seconds: float) -> dict:
+    """What results.csv, best.yaml and the study records need of a finished trial, as its user
+    attrs in the study (besides `params`, `dir` and `host`, set when it starts), so any machine
+    rebuilds them without the trial's folder: best step, steps run, seconds, its metrics."""
+    kept = {
+        k: v
+        for k, v in metrics.items()
+        if (isinstance(v, (int, float, str)) and k not in ("pid", "process_start"))
+        or (k in KEPT_METRICS and v)
+    }
+    return {
+        "best_step": metrics.get("best_step"),
+        "steps": (metrics.get("fold_steps_run") or [None])[0],
+        "seconds": round(float(seconds), 3),
+        "metrics": kept,
+        "host": metrics.get("host") or socket.gethostname(),
+    }
+
+
+def _from_study_or_folder(t) -> tuple:
+    """A trial's best step, steps and seconds: from the study (its user attrs), else (a study
+    tuned before they were kept) from its run folder's metrics.json, when this machine has it."""
+    attrs = t.user_attrs
+    if "steps" in attrs or "metrics" in attrs:
+        best, steps, seconds = attrs.get("best_step"), attrs.get("steps"), attrs.get("seconds")
+    else:
+        metrics = runner.read_metrics(attrs["dir"]) if "dir" in attrs else {}
+        best, steps = metrics.get("best_step"), (metrics.get("fold_steps_run") or [None])[0]
+        seconds = None
+    if seconds is None and t.duration:
+        seconds = t.duration.total_seconds()
+    return best, steps, seconds
+
+
 def results_table(study, metric: str):
     """One row per trial, best first (pruned after complete, failed and running last)."""
     import pandas as pd
@@ -29,21 +68,22 @@ def results_table(study, metric: str):
     rows = []
     for t in study.trials:
         state = t.state.name.lower()
-        metrics = runner.read_metrics(t.user_attrs["dir"]) if "dir" in t.user_attrs else {}
+        best, steps, seconds = _from_study_or_folder(t)
         rows.append(
             {
                 "trial": t.number,
                 "state": state,
                 metric: t.value,
-                "best_step": metrics.get("best_step"),
-                "steps": (metrics.get("fold_steps_run") or [None])[0],
-                "seconds": t.duration.total_seconds() if t.duration else None,
+                "best_step": best,
+                "steps": steps,
+                "seconds": seconds,
                 **{k: t.params.get(k) for k in names},
                 "dir": t.user_attrs.get("dir", ""),
+                "host": t.user_attrs.get("host", ""),
                 "_order": order.get(state, 3),
             }
         )
-    columns = [*search_results.columns(metric, names), "dir"]
+    columns = [*search_results.columns(metric, names), "dir", "host"]
     table = pd.DataFrame(rows, columns=[*columns, "_order"])
     table[metric] = pd.to_numeric(table[metric])
     table = table.sort_values(["_order", metric], na_position="last", kind="stable")
@@ -93,13 +133,27 @@ def plots(study, folder: Path) -> tuple[dict[str, Path], list[str]]:
     return files, notes
 
 
-def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> SearchSummary:
-    """Write results.csv, best.yaml and the plots; print the table and the rerun command."""
+def summarize(
+    folder: str | Path,
+    quiet: bool = False,
+    plot: bool = True,
+    study_name: str = "",
+    storage: str = "",
+) -> SearchSummary:
+    """Write results.csv, best.yaml and the plots; print the table and the rerun command.
+    With `study_name` and `storage`, from the study alone (any folder, an empty one included: its
+    study.json is rebuilt from the study)."""
 
     folder = Path(folder)
     state = st.read_folder(folder)
+    named = (study_name, storage)
+    if all(named) and (state.get("study"), state.get("storage")) != named:
+        state = st.folder_from_study(folder, study_name, storage)
     if not state:
-        raise TuneError(f"{folder} is not a study folder (no {st.STUDY_FILE})")
+        raise TuneError(
+            f"{folder} is not a study folder (no {st.STUDY_FILE}): "
+            "name its --study and --storage to rebuild it from the study"
+        )
     study = st.open_study(state["study"], state["storage"])
     metric, template = state["metric"], state["template"]
     table = results_table(study, metric)
@@ -120,7 +174,7 @@ def summarize(folder: str | Path, quiet: bool = False, plot: bool = True) -> Sea
         files.update(drawn)
     if not quiet:
         name = f"trial {best['trial']}" if best is not None else ""
-        print_outcome(table.drop(columns="dir"), files, best, metric, template, name)
+        print_outcome(table.drop(columns=["dir", "host"]), files, best, metric, template, name)
         counts = table["state"].value_counts().to_dict()
         print("trials  " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         for stem in PLOTS:

@@ -20,23 +20,63 @@ from .quiet import import_optuna
 from .space import TuneError
 
 STUDY_FILE = "study.json"
+FOLDER_ATTR = "store_sales_tune"  # the study's user attr: what study.json holds, storage aside
 TRIAL_STATE = "tune.json"  # in a trial folder (its output_dir): the pruning hook reads it
 SQLITE_TIMEOUT_S = 60  # several workers and their kernels write one sqlite file
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("median", "hyperband", "none")
 SAMPLER_OF_METHOD = {"bayes": "tpe", "random": "random", "grid": "grid"}
+HEARTBEAT_S = 20  # a controller's trials' heartbeat interval (--heartbeat)
+GRACE_HEARTBEATS = 3  # a trial without a heartbeat for this many intervals is dead
+MAX_RETRY = 2  # a dead worker's trial is re-queued at most this many times
 
 
-def storage(url: str):
-    """Optuna's RDB storage; sqlite waits for a busy file instead of failing at once."""
+def requeue_s(heartbeat: int) -> int:
+    """The longest a dead worker's trial waits before a surviving controller fails it and
+    re-queues a copy: its grace period, plus one interval until a survivor's next check."""
+    return (GRACE_HEARTBEATS + 1) * heartbeat
+
+
+def _heartbeat_kwargs(heartbeat: int) -> dict:
+    """RDBStorage's heartbeat arguments: a stale trial failed after GRACE_HEARTBEATS intervals
+    and re-queued (Optuna 4.9 renamed the callback argument; Kaggle's image has 4.8)."""
+    import inspect
+
+    optuna = import_optuna()
+    storages = optuna.storages
+    retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+    retry = retry or storages.RetryFailedTrialCallback
+    takes = inspect.signature(storages.RDBStorage).parameters
+    callback = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in takes
+        else "failed_trial_callback"
+    )
+    with warnings.catch_warnings():  # the retry callback is flagged experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        requeue = retry(max_retry=MAX_RETRY)
+    return {
+        "heartbeat_interval": int(heartbeat),
+        "grace_period": GRACE_HEARTBEATS * int(heartbeat),
+        callback: requeue,
+    }
+
+
+def storage(url: str, heartbeat: int | None = None):
+    """Optuna's RDB storage; sqlite waits for a busy file instead of failing at once. With
+    `heartbeat` (seconds), the storage fails and re-queues trials whose heartbeat stopped
+    (`fail_stale_trials`)."""
     optuna = import_optuna()
 
     kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}} if url.startswith("sqlite") else {}
+    beats = _heartbeat_kwargs(heartbeat) if heartbeat else {}
     # two processes creating one new file race on its schema (tables, alembic_version)
     racing = ("locked", "already exists", "UNIQUE constraint failed: alembic_version")
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            with warnings.catch_warnings():  # heartbeat_interval is flagged experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, **beats)
         except Exception as err:  # sqlalchemy's OperationalError/IntegrityError
             if not any(m in str(err) for m in racing) or attempt == 4:
                 raise
@@ -91,10 +131,12 @@ def make_sampler(name: str, seed: int | None, grid: dict | None = None):
     return optuna.samplers.GridSampler(grid, seed=seed)
 
 
-def open_study(name: str, url: str, sampler=None, pruner=None, create: bool = False):
+def open_study(
+    name: str, url: str, sampler=None, pruner=None, create: bool = False, heartbeat=None
+):
     optuna = import_optuna()
 
-    store = storage(url)
+    store = storage(url, heartbeat)
     if create:
         return optuna.create_study(
             study_name=name,
@@ -129,6 +171,28 @@ def adopt(study, identity: dict) -> int:
     return sum(t.state != TrialState.WAITING for t in study.trials)
 
 
+def trial_id(store, name: str, number: int) -> int:
+    """The storage's id of study `name`'s trial `number` (the storage's public API; Optuna's
+    Trial and FrozenTrial keep theirs private)."""
+    return store.get_trial_id_from_study_id_trial_number(store.get_study_id_from_name(name), number)
+
+
+def trial_of(name: str, url: str, number: int, pruner=None):
+    """The live `optuna.trial.Trial` number `number` of study `name`, rebuilt in another
+    process (the kernel reports to the trial its controller asked for)."""
+    optuna = import_optuna()
+
+    store = storage(url)
+    study = optuna.load_study(
+        study_name=name,
+        storage=store,
+        # the sampler is never asked here; a random one keeps the kernel from fitting TPE
+        sampler=optuna.samplers.RandomSampler(),
+        pruner=pruner,
+    )
+    return optuna.trial.Trial(study, trial_id(store, name, number))
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
@@ -143,6 +207,21 @@ def write_folder(folder: Path, state: dict, source: str) -> None:
 
 def read_folder(folder: Path) -> dict:
     return read_json(Path(folder) / STUDY_FILE)
+
+
+def folder_from_study(folder: Path, name: str, url: str) -> dict:
+    """study.json for `folder` rebuilt from the study alone (its FOLDER_ATTR): `tune --results`
+    on a machine that never ran a trial of it."""
+    try:
+        study = open_study(name, url)
+    except KeyError as err:  # optuna: no such study in the storage
+        raise TuneError(f"no study {name!r} in {url}") from err
+    described = study.user_attrs.get(FOLDER_ATTR)
+    if not described:
+        raise TuneError(f"study {name!r} in {url} was not made by store-sales tune")
+    state = {**described, "storage": url}
+    write_folder(folder, state, "")
+    return state
 
 
 def trial_dir(folder: Path, number: int) -> Path:
