@@ -7,11 +7,13 @@ import json
 from . import bundle as kernels
 from .cliutil import one_line_errors
 from .errors import UserError
+from .kaggleapi import require_cli
 from .paths import notebooks_dir
 
 
 @one_line_errors
 def _cmd_bundle(args) -> int:
+    require_cli("bundle")  # its metadata check runs the kaggle CLI's own push code
     if bool(args.notebooks) == args.all:
         raise UserError("name notebooks (e.g. exp001) or pass --all, not both")
     names = sorted(notebooks_dir().glob("*.ipynb")) if args.all else args.notebooks
