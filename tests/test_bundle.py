@@ -282,6 +282,10 @@ def _ours(name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def kaggle_python(tmp_path_factory) -> dict:
+    return _kaggle_python(tmp_path_factory.mktemp("kaggle-python"))
+
+
+def _kaggle_python(root: Path) -> dict:
     """A Python like a Kaggle kernel's: our libraries, but neither the repo nor store_sales.
 
     A new venv whose site-packages links every entry of ours except this project's (its
@@ -290,7 +294,6 @@ def kaggle_python(tmp_path_factory) -> dict:
     or a cleared PYTHONPATH would not hide an editable install. It also holds the fake
     `kaggle_secrets` and a sitecustomize that turns our deprecation warnings into errors.
     """
-    root = tmp_path_factory.mktemp("kaggle-python")
     venv.EnvBuilder(with_pip=False, symlinks=True).create(root / "venv")
     python = root / "venv" / "bin" / "python"
     purelib = subprocess.run(
@@ -348,14 +351,22 @@ def test_the_kernel_python_cannot_import_the_package(kaggle_python, tmp_path):
     assert libs.returncode == 0, libs.stderr[-2000:]
 
 
-def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path):
+def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path, dataset=False):
     """Bundle `notebook`, execute it as Kaggle would, and return its outputs and probe.
 
     The kernel runs from a venv without the package, in a fresh folder, with Kaggle's
     environment, a fake `kaggle_secrets` and `working` standing in for /kaggle/working.
+    `dataset`: the `--dataset` form, its dataset folder in `input` standing for /kaggle/input
+    (the notebook's one pip line points there instead), the package pip-installed from it.
     """
-    folder = bundle.bundle(notebook, tmp_path / "build", owner="tester")
+    source = bundle.dataset(tmp_path / "input", "tester") if dataset else None
+    folder = bundle.bundle(notebook, tmp_path / "build", owner="tester", dataset_folder=source)
     nb = nbformat.read(folder / notebook.name, as_version=4)
+    if dataset:
+        boot = next(c for c in nb.cells if c.get("id") == bundle.BOOTSTRAP_CELL_ID)
+        mount = f"{bundle.KAGGLE_INPUT_DIR}/"
+        assert mount in boot.source
+        boot.source = boot.source.replace(mount, f"{tmp_path / 'input'}/")
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     kernel_nb = tmp_path / "kernel" / notebook.name  # a fresh folder: no repo around it
     kernel_nb.parent.mkdir()
@@ -379,8 +390,10 @@ def _run_like_kaggle(notebook: Path, params: dict, kaggle_python, tmp_path):
     out = nbformat.read(executed, as_version=4)
     texts = [o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs]
     probe = json.loads(next(t for t in texts if t.startswith("PROBE"))[len("PROBE") :])
-    # the package came from the notebook itself, unpacked outside the working folder
-    assert Path(probe["package"]).is_relative_to(tmp_path / "tmp")
+    if dataset:  # installed into the kernel's own site-packages from the dataset's wheel
+        assert Path(probe["package"]).is_relative_to(kaggle_python["python"].parents[1])
+    else:  # the package came from the notebook itself, unpacked outside the working folder
+        assert Path(probe["package"]).is_relative_to(tmp_path / "tmp")
     assert Path(probe["python"]) == kaggle_python["python"]
     assert Path(probe["cwd"]) == working
     # the package is not unpacked there (code.py is the run's record of the notebook's cells)
@@ -409,6 +422,49 @@ def test_template_bundle_runs_like_on_kaggle(template, kaggle_python, small_data
     sub = pd.read_csv(working / "submission.csv")
     sample = pd.read_csv(small_data_dir / "sample_submission.csv")
     assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
+
+
+@pytest.mark.e2e
+def test_the_dataset_bundle_installs_the_package_and_runs_like_on_kaggle(small_data_dir, tmp_path):
+    """`bundle --dataset`: the notebook pip-installs the wheel from its dataset input (a
+    Kaggle-like Python of its own: the install changes its site-packages) and submits."""
+    python = _kaggle_python(tmp_path / "kaggle-python")
+    notebook = REPO / "notebooks" / "exp001.ipynb"
+    params = {**QUICK["exp001"], "data_dir": str(small_data_dir), "wandb_mode": "auto"}
+    params["output_dir"] = str(tmp_path / "working")
+    working = _run_like_kaggle(notebook, params, python, tmp_path, dataset=True)
+    metrics = json.loads((working / "metrics.json").read_text())
+    assert metrics["template"] == "exp001" and metrics["status"] == "finished"
+    sub = pd.read_csv(working / "submission.csv")
+    sample = pd.read_csv(small_data_dir / "sample_submission.csv")
+    assert sub["id"].tolist() == sample["id"].tolist() and sub["sales"].notna().all()
+
+
+def test_the_dataset_form_is_a_wheel_the_source_and_metadata_and_a_readable_cell(tmp_path):
+    source = bundle.dataset(tmp_path, "tester")
+    assert source.name == "store-sales-templates-src"
+    meta = json.loads((source / "dataset-metadata.json").read_text())
+    assert meta["id"] == "tester/store-sales-templates-src" and meta["licenses"]
+    assert len(meta["title"]) >= 6
+    wheel = bundle.wheel_in(source)
+    assert wheel.name.startswith("store_sales_templates-") and wheel.suffix == ".whl"
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "store_sales/pipeline.py" in names and "store_sales/mlf/tracker.py" in names
+    plain = sorted(p.relative_to(source / "src").as_posix() for p in source.rglob("src/**/*.py"))
+    assert "store_sales/pipeline.py" in plain and not list(source.rglob("__pycache__"))
+    assert (source / "notebooks" / "exp001.ipynb").is_file()
+    folder = bundle.bundle("exp001", tmp_path / "build", owner="tester", dataset_folder=source)
+    meta = json.loads((folder / "kernel-metadata.json").read_text())
+    assert meta["dataset_sources"] == ["tester/store-sales-templates-src"]
+    assert bundle.check_metadata(folder)["datasetDataSources"] == meta["dataset_sources"]
+    nb = nbformat.read(folder / "exp001.ipynb", as_version=4)
+    (boot,) = [c for c in nb.cells if c.get("id") == bundle.BOOTSTRAP_CELL_ID]
+    (pip_line,) = [line for line in boot.source.splitlines() if not line.startswith("#")]
+    assert pip_line.startswith("%pip install") and "--no-deps" in pip_line
+    assert pip_line.endswith(f"/kaggle/input/store-sales-templates-src/{wheel.name}")
+    assert max(len(line) for line in boot.source.splitlines()) < 200  # no blob
 
 
 def test_each_bundle_asks_for_a_gpu_only_if_its_template_uses_one(tmp_path):

@@ -145,3 +145,12 @@ def test_call_with_args_passes_the_options_named_as_the_parameters():
     )
     got = call_with_args(job, args, log_output=not args.quiet)
     assert got == ("s.yaml", 3, 2, {"seed": 7}, False)  # func, quiet: not job's parameters
+
+
+def test_version_prints_the_installed_packages_version(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"store-sales {metadata.version('store-sales-templates')}\n"

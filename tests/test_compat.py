@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -12,11 +12,6 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - the project runs 3.11; pyproject allows 3.10
-    tomllib = pytest.importorskip("tomli")
 
 REPO = Path(__file__).resolve().parents[1]
 # docker-python's installed_cpu_packages.txt, spring 2026 (torch: see constraints-kaggle.txt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -132,3 +133,30 @@ def test_sweep_local_needs_the_sweeps_extra(without, tmp_path, capsys):
         capsys.readouterr().err
     )
     assert not (tmp_path / "sw").exists()
+
+
+def test_the_kaggle_cli_is_an_extra_not_core():
+    """`bundle` and `submit` need the kaggle package (and six, which it imports without
+    declaring it): the `kaggle` extra, in `all`, not in core (read from pyproject.toml: the
+    installed metadata may be an older build's)."""
+    import tomllib
+
+    project = tomllib.loads((NOTEBOOKS_DIR.parent / "pyproject.toml").read_text())["project"]
+    core = {Requirement(r).name for r in project["dependencies"]}
+    kaggle = {Requirement(r).name for r in project["optional-dependencies"]["kaggle"]}
+    assert kaggle == {"kaggle", "six"} and not core & kaggle
+    assert "kaggle" in Requirement(project["optional-dependencies"]["all"][0]).extras
+    assert project["requires-python"].startswith(">=3.11")
+
+
+@pytest.mark.parametrize("command", [["bundle", "exp001"], ["submit", "--dry-run", "nope"]])
+def test_a_missing_kaggle_cli_is_one_line_naming_the_extra(command, monkeypatch, capsys):
+    from store_sales import cli
+
+    for name in [m for m in sys.modules if m == "kaggle" or m.startswith("kaggle.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "kaggle", None)  # as in a core install
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.endswith('pip install "store-sales-templates[kaggle]"'), err

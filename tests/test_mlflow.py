@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from helpers import free_port
 from mlflow.tracking import MlflowClient
+from mlflow.types.schema import AnyType, DataType
 
 from store_sales.errors import UserError
 from store_sales.features import build_features
@@ -431,3 +432,68 @@ def test_a_server_that_does_not_answer_is_one_line_at_once():
     with pytest.raises(UserError, match="does not answer"):
         MlflowTracker(f"http://127.0.0.1:{free_port()}", "exp001")
     assert time.monotonic() - t0 < 10
+
+
+# ---- lineage: signature, input example, registry, dataset input --------------------------------
+
+
+def _files(md5: str = "0" * 32) -> dict:
+    return {"train.csv": {"bytes": 10, "md5": md5}, "test.csv": {"bytes": 4, "md5": "1" * 32}}
+
+
+@pytest.mark.parametrize("model_name", ["lightgbm", "xgboost"])
+def test_a_model_is_signed_with_an_input_example_and_registered(flavor_store, tmp_path, model_name):
+    """The signature and input example come from feature rows (`Tracker.model_example`); the
+    categorical columns keep working through pyfunc; `mlflow_register` makes a model version."""
+    adapter = _adapter(model_name)
+    model = adapter.refit(_rows(400, 0), FLAVOR_FEATURES, 30)
+    path = adapter.save(model, tmp_path / adapter.model_file)
+    (tmp_path / "features.txt").write_text("\n".join(FLAVOR_FEATURES) + "\n")
+    example = _rows(5, 2)[FLAVOR_FEATURES]
+    tracker = MlflowTracker(flavor_store, "lineage", register=f"store-sales-{model_name}")
+    tracker.start(replace(_info(tmp_path), model=model_name, data_files=_files()))
+    tracker.model_example(example, adapter.predict(model, example, FLAVOR_FEATURES))
+    tracker.artifact("exp-model", "model", [path, tmp_path / "features.txt"], {"a": 1})
+    entry = tracker.finish(exit_code=0)
+
+    with _tracking_uri(flavor_store):
+        info = mlflow.models.get_model_info(entry["model"])
+        loaded = mlflow.pyfunc.load_model(entry["model"])
+    signature = info.signature
+    assert signature is not None and signature.inputs.input_names() == FLAVOR_FEATURES
+    kinds = {c.name: c.type for c in signature.inputs.inputs}
+    assert isinstance(kinds["store_nbr"], AnyType) and isinstance(kinds["family"], AnyType)
+    assert kinds["x1"] == DataType.float and kinds["x2"] == DataType.float
+    assert signature.outputs is not None
+    assert info.saved_input_example_info is not None
+    rows = _rows(200, 1)
+    expected = adapter.predict(model, rows, FLAVOR_FEATURES)
+    np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected, 1e-6)
+    plain = rows[FLAVOR_FEATURES].astype({"store_nbr": "int64", "family": object})
+    np.testing.assert_allclose(np.asarray(loaded.predict(plain)), expected, 1e-6)
+
+    client = MlflowClient(flavor_store)
+    assert entry["registered"].startswith(f"models:/store-sales-{model_name}/")
+    (version,) = client.search_model_versions(f"name='store-sales-{model_name}'")
+    assert version.run_id == entry["run_id"]
+    with _tracking_uri(flavor_store):
+        again = mlflow.pyfunc.load_model(entry["registered"])
+    np.testing.assert_allclose(np.asarray(again.predict(rows[FLAVOR_FEATURES])), expected, 1e-6)
+
+
+def test_the_input_data_is_the_runs_dataset_with_the_fingerprints_digest(flavor_store, tmp_path):
+    from store_sales.envinfo import data_digest
+
+    entries = []
+    for md5 in ("0" * 32, "0" * 32, "f" * 32):  # the same files twice, then other files
+        tracker = MlflowTracker(flavor_store, "lineage-data")
+        tracker.start(replace(_info(tmp_path), data_files=_files(md5), data_source=tmp_path))
+        entries.append(tracker.finish(exit_code=0))
+    client = MlflowClient(flavor_store)
+    inputs = [client.get_run(e["run_id"]).inputs.dataset_inputs for e in entries]
+    (first,), (second,), (third,) = inputs
+    assert first.dataset.name == "store-sales-synthetic-data"
+    assert first.dataset.digest == data_digest(_files()) and len(first.dataset.digest) == 32
+    assert second.dataset.digest == first.dataset.digest != third.dataset.digest
+    assert {t.key: t.value for t in first.tags}["mlflow.data.context"] == "training"
+    assert json.loads(first.dataset.profile)["num_rows"] == 2  # one row per file

@@ -198,6 +198,7 @@ def load_members(run: Run) -> list[Member]:
             template="blend",
             model="blend",
             scheme=f"blend-{members[0].oof['fold'].nunique()}-folds",
+            job_type="blend",
         )
     )
     run.tracker.inputs(lineage)

@@ -6,6 +6,11 @@ the package: a code cell right after `parameters` unpacks a base64 zip of `src/s
 internet needed. Next to it goes `kernel-metadata.json`, checked with the kaggle CLI's own
 `kernels push` code (network call intercepted): what passes here passes the CLI's checks.
 
+`bundle --dataset` is the readable form: the package goes to a Kaggle Dataset
+(`<owner>/store-sales-templates-src`: a wheel of it, its `src/` tree as plain files to browse,
+`dataset-metadata.json`), and each notebook lists that dataset in `dataset_sources` and installs
+the wheel with one `%pip install ... --no-deps` line where the other form embeds its zip.
+
 Metadata rule: every bundle gets the same settings (`kernel_metadata`), only id/title/code_file
 follow the notebook. The repo root's `kernel-metadata.json` is exp001's card: what
 `bundle exp001` writes, with the owner `YOUR_KAGGLE_USERNAME` and `code_file` relative to the
@@ -20,6 +25,10 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import unicodedata
 import zipfile
 from contextlib import redirect_stdout
@@ -37,6 +46,11 @@ ROOT_NOTEBOOK = "exp001"  # the notebook the root card describes
 OWNER_PLACEHOLDER = "YOUR_KAGGLE_USERNAME"
 METADATA_FILE = "kernel-metadata.json"
 BOOTSTRAP_CELL_ID = "bundled-store-sales"
+DATASET_SLUG = "store-sales-templates-src"
+DATASET_METADATA_FILE = "dataset-metadata.json"
+KAGGLE_INPUT_DIR = "/kaggle/input"  # where a kernel's dataset_sources are mounted, by slug
+# The repo declares no license: "unknown" (one of Kaggle's) until its owner picks one
+DATASET_LICENSE = "unknown"
 
 
 class MetadataError(UserError):
@@ -107,8 +121,9 @@ def bootstrap_source(blob: bytes) -> str:
     )
 
 
-def self_contained(notebook: Path, blob: bytes | None = None):
-    """The template without outputs, with a code cell that unpacks the embedded package."""
+def self_contained(notebook: Path, blob: bytes | None = None, wheel: str = ""):
+    """The template without outputs, with a code cell that unpacks the embedded package, or
+    (`wheel`: its path under /kaggle/input) installs the package from the dataset's wheel."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -123,8 +138,11 @@ def self_contained(notebook: Path, blob: bytes | None = None):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
-    blob = package_zip() if blob is None else blob
-    boot = nbformat.v4.new_code_cell(bootstrap_source(blob), id=BOOTSTRAP_CELL_ID)
+    if wheel:
+        boot = nbformat.v4.new_code_cell(install_source(wheel), id=BOOTSTRAP_CELL_ID)
+    else:
+        blob = package_zip() if blob is None else blob
+        boot = nbformat.v4.new_code_cell(bootstrap_source(blob), id=BOOTSTRAP_CELL_ID)
     boot.metadata["tags"] = ["bundled-package"]
     # right after the parameters cell (the intro says "parameters are in the next cell"),
     # else first; papermill's injected parameters go between the two, which is harmless
@@ -135,10 +153,80 @@ def self_contained(notebook: Path, blob: bytes | None = None):
     nb.metadata["store_sales_bundle"] = {
         "source": notebook.name,
         "package_version": __version__,
-        "package_sha256": hashlib.sha256(blob).hexdigest(),
+        **({"wheel": wheel} if wheel else {"package_sha256": hashlib.sha256(blob).hexdigest()}),
     }
     nbformat.validate(nb)
     return nb
+
+
+INSTALL = """\
+# The store_sales package (v{version}) from the Kaggle Dataset {dataset} (this notebook's
+# input; its src/ is the package's source). --no-deps: Kaggle's own pandas, LightGBM, W&B stay.
+%pip install -q --no-deps --disable-pip-version-check --root-user-action=ignore {wheel}"""
+
+
+def install_source(wheel: str) -> str:
+    """The cell that installs the package from the dataset: one readable pip line."""
+    dataset = Path(wheel).parent.name
+    return INSTALL.format(version=__version__, dataset=dataset, wheel=wheel)
+
+
+# ---- the package as a Kaggle Dataset ----------------------------------------------------------
+
+
+def build_wheel(out: Path, repo_root: Path = REPO_ROOT) -> Path:
+    """A wheel of the package in `out` (`pip wheel --no-deps`), built from a copy of
+    pyproject.toml, README.md and src/ so the checkout gets no build/ or egg-info."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "source")
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(repo_root / name, source / name)
+        shutil.copytree(
+            repo_root / "src" / "store_sales",
+            source / "src" / "store_sales",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        before = set(Path(out).glob("*.whl"))
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+        cmd += ["-q", "--disable-pip-version-check", "-w", str(out), str(source)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise UserError(f"pip wheel failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    wheels = sorted(set(Path(out).glob("*.whl")) - before) or sorted(Path(out).glob("*.whl"))
+    return wheels[-1]
+
+
+def dataset_metadata(owner: str) -> dict:
+    return {
+        "title": "Store Sales Templates Src",
+        "id": f"{owner}/{DATASET_SLUG}",
+        "licenses": [{"name": DATASET_LICENSE}],
+    }
+
+
+def dataset(out_root: str | Path = BUILD_DIR, owner: str = "") -> Path:
+    """Write `out_root/store-sales-templates-src/`: the package's wheel, its source tree (src/,
+    and the notebooks and configs a sweep needs, as plain files to read on Kaggle) and
+    `dataset-metadata.json`; returns the folder (`kaggle datasets create -p` it)."""
+    folder = Path(out_root) / DATASET_SLUG
+    if folder.exists():
+        shutil.rmtree(folder)  # a rebuild holds one wheel, the current source
+    folder.mkdir(parents=True)
+    build_wheel(folder)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    shutil.copytree(PACKAGE_DIR, folder / "src" / "store_sales", ignore=ignore)
+    for name in ("notebooks", "configs"):
+        if (REPO_ROOT / name).is_dir():
+            shutil.copytree(REPO_ROOT / name, folder / name, ignore=ignore)
+    meta = dataset_metadata(owner or OWNER_PLACEHOLDER)
+    (folder / DATASET_METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", "utf-8")
+    return folder
+
+
+def wheel_in(folder: Path) -> Path:
+    (wheel,) = Path(folder).glob("*.whl")
+    return wheel
 
 
 # ---- kernel-metadata.json -----------------------------------------------------------------------
@@ -176,7 +264,12 @@ def kaggle_username(owner: str | None = None) -> str:
 
 
 def kernel_metadata(
-    owner: str, title: str, code_file: str, private: bool = True, gpu: bool = False
+    owner: str,
+    title: str,
+    code_file: str,
+    private: bool = True,
+    gpu: bool = False,
+    datasets: tuple[str, ...] = (),
 ) -> dict:
     """Every bundle's settings, in `kaggle kernels init`'s order. Internet on: W&B needs it
     (without it the run logs offline, to sync later). A GPU only for templates that use one:
@@ -191,7 +284,7 @@ def kernel_metadata(
         "enable_gpu": gpu,
         "enable_tpu": False,
         "enable_internet": True,  # kaggle's code defaults to true, its docs say false: be explicit
-        "dataset_sources": [],
+        "dataset_sources": list(datasets),  # `--dataset`: the package's, mounted by slug
         "competition_sources": [COMPETITION],  # mounted at /kaggle/input/<competition>
         "kernel_sources": [],
         "model_sources": [],
@@ -308,8 +401,11 @@ def bundle(
     title: str = "",
     private: bool = True,
     blob: bytes | None = None,
+    dataset_folder: Path | None = None,
 ) -> Path:
-    """Write and check `out_root/<stem>/` (notebook + kernel-metadata.json); returns the folder."""
+    """Write and check `out_root/<stem>/` (notebook + kernel-metadata.json); returns the folder.
+    With `dataset_folder` (what `dataset` wrote), the notebook installs the package from that
+    dataset, which its metadata lists as an input."""
     import nbformat
 
     from .runner import resolve_notebook
@@ -318,12 +414,18 @@ def bundle(
     path = resolve_notebook(notebook)
     folder = Path(out_root) / path.stem
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(self_contained(path, blob), folder / path.name)
+    owner = owner or OWNER_PLACEHOLDER
+    datasets: tuple[str, ...] = ()
+    wheel = ""
+    if dataset_folder is not None:
+        dataset_id = json.loads((Path(dataset_folder) / DATASET_METADATA_FILE).read_text())["id"]
+        datasets = (dataset_id,)
+        slug = dataset_id.split("/", 1)[1]
+        wheel = f"{KAGGLE_INPUT_DIR}/{slug}/{wheel_in(dataset_folder).name}"
+    nbformat.write(self_contained(path, blob, wheel), folder / path.name)
     template = for_notebook(path)
     gpu = template is not None and template.gpu
-    meta = kernel_metadata(
-        owner or OWNER_PLACEHOLDER, title or default_title(path), path.name, private, gpu
-    )
+    meta = kernel_metadata(owner, title or default_title(path), path.name, private, gpu, datasets)
     (folder / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     try:
         check_metadata(folder)

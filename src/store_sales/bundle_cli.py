@@ -7,11 +7,13 @@ import json
 from . import bundle as kernels
 from .cliutil import one_line_errors
 from .errors import UserError
+from .kaggleapi import require_cli
 from .paths import notebooks_dir
 
 
 @one_line_errors
 def _cmd_bundle(args) -> int:
+    require_cli("bundle")  # its metadata check runs the kaggle CLI's own push code
     if bool(args.notebooks) == args.all:
         raise UserError("name notebooks (e.g. exp001) or pass --all, not both")
     names = sorted(notebooks_dir().glob("*.ipynb")) if args.all else args.notebooks
@@ -23,10 +25,18 @@ def _cmd_bundle(args) -> int:
             f"note: no Kaggle username (--owner, KAGGLE_USERNAME or kaggle.json); ids use "
             f"{kernels.OWNER_PLACEHOLDER!r}: replace it before `kaggle kernels push`"
         )
-    blob = kernels.package_zip()
+    blob = None if args.dataset else kernels.package_zip()
+    source = kernels.dataset(args.out, owner) if args.dataset else None
+    if source is not None:
+        wheel = kernels.wheel_in(source)
+        print(f"{source}: {wheel.name}, src/ and {kernels.DATASET_METADATA_FILE}")
+        print(f"  publish: kaggle datasets create -p {source} --dir-mode zip")
+        print(f"  (a new version later: kaggle datasets version -p {source} --dir-mode zip -m ...)")
     try:
         folders = [
-            kernels.bundle(n, args.out, owner, args.title, not args.public, blob=blob)
+            kernels.bundle(
+                n, args.out, owner, args.title, not args.public, blob=blob, dataset_folder=source
+            )
             for n in names
         ]
     except ImportError as err:  # the kaggle package is missing
@@ -60,6 +70,11 @@ def register(subparsers) -> None:
     p.add_argument("--public", action="store_true", help="is_private false (default: private)")
     p.add_argument(
         "--out", default=str(kernels.BUILD_DIR), help="output root (default: build/kaggle)"
+    )
+    p.add_argument(
+        "--dataset",
+        action="store_true",
+        help="the package as a Kaggle Dataset (wheel + src/), which the notebooks pip-install",
     )
     p.add_argument(
         "--root-card", action="store_true", help="also rewrite the repo root kernel-metadata.json"

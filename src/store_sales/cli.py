@@ -138,8 +138,11 @@ def _cmd_runs(args) -> int:
 @one_line_errors
 def _cmd_submit(args) -> int:
     from . import submit
+    from .kaggleapi import require_cli
     from .leaderboard import resolve
     from .paths import outputs_root
+
+    require_cli("submit")
 
     run = resolve(args.run, Path(args.dir) if args.dir else outputs_root())
     return submit.submit_run(
@@ -241,8 +244,23 @@ COMMANDS = (
 )
 
 
+def package_version() -> str:
+    """The installed distribution's version (importlib.metadata); the package's own
+    `__version__` where it is not installed (a Kaggle bundle puts src/ on sys.path)."""
+    from importlib import metadata
+
+    from . import __version__
+    from .extras import DIST
+
+    try:
+        return metadata.version(DIST)
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="store-sales", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for register in COMMANDS:
         register(sub)

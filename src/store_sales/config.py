@@ -35,6 +35,7 @@ PLUMBING = frozenset(
         "wandb_entity",
         "wandb_group",
         "mlflow_uri",
+        "mlflow_register",
     }
 )
 
@@ -60,6 +61,7 @@ class TrackingFields:
     wandb_entity: str = ""
     wandb_group: str = ""  # "" -> exp_name; a sweep puts its trials in one group
     mlflow_uri: str = ""  # "" -> $MLFLOW_TRACKING_URI, else sqlite:///outputs/mlflow.db
+    mlflow_register: str = ""  # a name: MLflow registers the run's model as a new version of it
 
     def problems(self) -> list[str]:
         out = []

@@ -47,6 +47,15 @@ def fingerprint(folder: Path, names) -> dict[str, dict]:
     return out
 
 
+def data_digest(files: dict[str, dict]) -> str:
+    """One MD5 over a `fingerprint` (file names, sizes and MD5s, in name order): "" for none.
+    32 hex characters, which MLflow's dataset digest (36 at most) and W&B metadata take."""
+    if not files:
+        return ""
+    lines = "".join(f"{n}\t{f['bytes']}\t{f['md5']}\n" for n, f in sorted(files.items()))
+    return hashlib.md5(lines.encode(), usedforsecurity=False).hexdigest()
+
+
 def environment() -> dict:
     versions = {}
     for name in PACKAGES:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .extras import DIST
 
 NO_CREDENTIALS = (
     "no Kaggle API token: put kaggle.json (kaggle.com > Settings > API > Create New Token) in "
@@ -48,6 +49,20 @@ def no_kaggle_login():
             os.environ.update(saved)
 
 
+def require_cli(purpose: str) -> None:
+    """One line naming the extra when the kaggle CLI (or six, which it imports without
+    declaring it) is not installed: looked up, not imported (`import kaggle` logs in)."""
+    from importlib.util import find_spec
+
+    for module in ("kaggle", "six"):
+        try:
+            found = find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UserError(f'{purpose} needs the kaggle CLI: pip install "{DIST}[kaggle]"')
+
+
 def kaggle_api(purpose: str = "this"):
     """A KaggleApi that is not logged in (`purpose` names what needs it if kaggle is missing)."""
     if "kaggle" in sys.modules:  # imported (and logged in or not) before: nothing to avoid
@@ -61,7 +76,7 @@ def _import_kaggle(purpose: str):
         from kaggle.api.kaggle_api_extended import KaggleApi
     except ImportError as err:  # kaggle 2.2.4 also needs six, which it does not declare
         raise ImportError(
-            f"{purpose} needs the kaggle CLI ({err}); pip install -r requirements.txt"
+            f'{purpose} needs the kaggle CLI ({err}): pip install "{DIST}[kaggle]"'
         ) from err
     return KaggleApi()
 

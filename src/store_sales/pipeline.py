@@ -103,7 +103,19 @@ def _run_info(run: Run, data: CompetitionData | None = None, files: dict | None 
         template=run.template.name,
         model=run.model,
         scheme=scheme_tag(cfg.n_folds),
+        job_type=job_type(cfg, run.dir),
     )
+
+
+def job_type(cfg, run_dir) -> str:
+    """What kind of run this is, for W&B's job_type: a trial knows it is one by its
+    `sweep_dir` (set by the sweep and tune runners), a tune trial by the tune.json in its run
+    folder (as `trial_hook` tells them apart); anything else is a template's `train` run."""
+    if not getattr(cfg, "sweep_dir", ""):
+        return "train"
+    from .tune.hook import is_tune_trial
+
+    return "tune-trial" if is_tune_trial(run_dir) else "sweep-trial"
 
 
 def validate(run: Run, panel: Panel) -> Validation:
@@ -261,6 +273,9 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     tracker.images(images)
     tracker.model_summary(adapter, fit.model)
+    if first.example is not None and len(first.example):  # a model signature's rows
+        example = first.example
+        tracker.model_example(example, adapter.predict(forecast.model, example, features))
     summary = {
         "val_rmsle": first.rmsle,
         **cv,

@@ -171,13 +171,33 @@ def run(
                 parameters=params,
                 progress_bar=False,
                 **streams,
-                **papermill_kwargs,
+                **{"config": kernel_config(), **papermill_kwargs},
             )
     except PapermillExecutionError as err:
         ours = err.ename in USER_ERROR_NAMES
         message = err.evalue if ours else f"{err.ename}: {err.evalue}"
         raise RunFailed(message, executed, _report(err, executed)) from None
     return out_dir
+
+
+def kernel_config():
+    """nbclient's config for the kernel papermill starts: CurveZMQ encryption where the kernel
+    supports it. ipykernel 7 warns on every start ("[IPKernelApp] WARNING | Kernel is running
+    over TCP without encryption ...") when the kernel manager gives it no Curve keys;
+    jupyter_client 8.10's `transport_encryption="auto"` gives them to every kernel whose
+    kernelspec declares `supported_encryption: curve` (ipykernel 7's does), which removes the
+    cause, not just the line. Older jupyter_client (Kaggle's 7.4) has no such option and its
+    ipykernel no such warning: the config is empty there, so traitlets warns of nothing."""
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if "transport_encryption" in KernelManager.class_trait_names():
+        import zmq
+
+        if zmq.has("curve"):  # "auto" refuses a libzmq without CurveZMQ
+            config.KernelManager.transport_encryption = "auto"
+    return config
 
 
 def _report(err: PapermillExecutionError, executed: Path) -> str:

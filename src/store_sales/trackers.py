@@ -58,6 +58,15 @@ class RunInfo:
     template: str = ""
     model: str = ""
     scheme: str = ""  # the validation layout, e.g. ts-cv-3x16d
+    job_type: str = "train"  # train | blend | sweep-trial | tune-trial (W&B's job_type)
+
+    @property
+    def data_digest(self) -> str:
+        """One digest of the input files' fingerprint (`envinfo.data_digest`): the same files
+        give the same digest, so a tracker's dataset version follows the data, not the run."""
+        from .envinfo import data_digest
+
+        return data_digest(self.data_files)
 
 
 class Tracker:
@@ -105,6 +114,11 @@ class Tracker:
 
     def model_summary(self, adapter: ModelAdapter, model: Any) -> None:
         """The tracker's own summary of a trained model, where it has one."""
+
+    def model_example(self, inputs: pd.DataFrame, outputs) -> None:
+        """A few rows of the model's input (its features, as the adapter predicts from them)
+        and its predictions for them, before `artifact(..., "model", ...)`: a tracker that
+        keeps models with a signature and an input example (MLflow) takes them from here."""
 
     def artifact(
         self,
@@ -176,6 +190,9 @@ class Trackers(Tracker):
 
     def model_summary(self, adapter, model):
         self._each("model_summary", adapter, model)
+
+    def model_example(self, inputs, outputs):
+        self._each("model_example", inputs, outputs)
 
     def artifact(self, name, kind, files, metadata=None, aliases=("latest",)):
         self._each("artifact", name, kind, files, metadata, aliases)

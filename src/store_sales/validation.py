@@ -105,6 +105,12 @@ class FoldResult:
     rmsle: float
     rmsle_alive: float  # on series the model forecasts (not the zero rule)
     n_train_rows: int
+    # a few validation rows' features (the model's input, its dtypes): a tracker's model
+    # signature and input example (`Tracker.model_example`)
+    example: pd.DataFrame | None = None
+
+
+EXAMPLE_ROWS = 5
 
 
 @dataclass
@@ -198,6 +204,7 @@ def cross_validate(
             )
         n_train = len(train)
         del train, rows
+        example = val.loc[val["alive"].to_numpy(), features].head(EXAMPLE_ROWS)
         val = val.assign(pred=predict_sales(adapter, fit.model, val, features))[VAL_COLUMNS]
         actual = np.expm1(val["target"].to_numpy())
         pred = val["pred"].to_numpy()
@@ -210,6 +217,7 @@ def cross_validate(
                 rmsle=rmsle(actual, pred),
                 rmsle_alive=rmsle(actual[alive], pred[alive]),
                 n_train_rows=n_train,
+                example=example.reset_index(drop=True),
             )
         )
         if len(plan.folds) > 1:

@@ -25,6 +25,15 @@ The flavor is chosen by the run's model name, and its modules are imported only 
 
 Any other model (a notebook-defined adapter) keeps the plain files of the `model/` artifact.
 
+Signature and input example: the pipeline hands the tracker a few validation rows' features
+and the model's predictions for them (`Tracker.model_example`); `signature` infers the model's
+signature from them (`mlflow.models.infer_signature`) and they are saved as its input example,
+for every flavor whose pyfunc predicts from the feature frame (not PyTorch's). MLflow has no
+categorical type: a categorical column is `Any` in the signature, and the pyfunc loader is
+`mlf.pyfunc`'s, which gives it back its training categories (see there). With an example, the
+model's pip requirements are the flavor's own (`get_default_pip_requirements`): MLflow's
+inference of them would predict on the example read back from JSON, without its categories.
+
 MLflow's `log_model` logs through the *active* run and the global tracking URI; the tracker
 has neither (it writes through its own `MlflowClient`, so a notebook's own mlflow state is left
 alone). The narrowest correct way: the flavor's `save_model` into a temporary folder, then
@@ -38,10 +47,18 @@ from __future__ import annotations
 import importlib
 import inspect
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from . import pyfunc
+
 ARTIFACT_PATH = "model"
+# MLflow warns that integer columns cannot hold missing values: ours (h, day of week) have none
+INTEGER_HINT = "Hint: Inferred schema contains integer"
+NO_FRAME_INPUT = {"pytorch"}  # pyfunc cannot predict from the feature frame: no signature
 
 
 def _lightgbm(path: Path) -> Any:
@@ -106,9 +123,30 @@ def _options(model_name: str, flavor) -> dict[str, Any]:
     return {}
 
 
-def log_model(client, run_id: str, model_name: str, model_file: Path) -> str | None:
-    """Log `model_file` (the adapter's saved model) in its MLflow flavor under `model/`; the
-    model's URI, or None when the model has no flavor here or its library is missing."""
+def signature(inputs: pd.DataFrame, outputs):
+    """The model signature of `inputs` (a few rows of features) -> `outputs` (their
+    predictions); categorical columns are `Any` (MLflow has no categorical type)."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=INTEGER_HINT)
+        inferred = infer_signature(inputs, outputs)
+    categorical = pyfunc.categories_of(inputs)
+    columns = [
+        ColSpec(AnyType(), spec.name) if spec.name in categorical else spec
+        for spec in inferred.inputs.inputs
+    ]
+    return ModelSignature(Schema(columns), inferred.outputs)
+
+
+def log_model(
+    client, run_id: str, model_name: str, model_file: Path, example: tuple | None = None
+) -> str | None:
+    """Log `model_file` (the adapter's saved model) in its MLflow flavor under `model/`, with
+    a signature and input example from `example` = (feature rows, their predictions) where
+    given; the model's URI, or None when the model has no flavor here or its library is
+    missing."""
     if model_name not in FLAVORS:
         return None
     module, read = FLAVORS[model_name]
@@ -118,8 +156,35 @@ def log_model(client, run_id: str, model_name: str, model_file: Path) -> str | N
     except ImportError as err:
         print(f"MLflow: no {module} model logged ({err}); the model file is in model/")
         return None
+    options = _options(model_name, flavor)
+    categories: dict = {}
+    if example is not None and model_name not in NO_FRAME_INPUT:
+        inputs, outputs = example
+        categories = pyfunc.categories_of(inputs)
+        options.update(
+            signature=signature(inputs, outputs),
+            input_example=inputs,
+            pip_requirements=flavor.get_default_pip_requirements(),
+        )
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(tmp) / ARTIFACT_PATH
-        flavor.save_model(model, str(saved), **_options(model_name, flavor))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=INTEGER_HINT)  # the input example's
+            # pandas 3 on MLflow's own example code (`df.columns == range(...)`)
+            warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+            flavor.save_model(model, str(saved), **options)
+        if categories:
+            _categorical_pyfunc(saved, categories)
         client.log_artifacts(run_id, str(saved), ARTIFACT_PATH)
     return f"runs:/{run_id}/{ARTIFACT_PATH}"
+
+
+def _categorical_pyfunc(saved: Path, categories: dict) -> None:
+    """The saved model's pyfunc loader becomes `mlf.pyfunc`'s, which wraps the flavor's."""
+    from mlflow.models import Model
+
+    meta = Model.load(str(saved / "MLmodel"))
+    conf = meta.flavors["python_function"]
+    pyfunc.write_config(saved, conf["loader_module"], categories)
+    conf["loader_module"] = pyfunc.__name__
+    meta.save(str(saved / "MLmodel"))

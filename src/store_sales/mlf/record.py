@@ -17,7 +17,9 @@ class MlflowRecord(TrackerRecord):
 
     @classmethod
     def open(cls, cfg):
-        return cls.live_class()(cfg.mlflow_uri, cfg.exp_name)
+        return cls.live_class()(
+            cfg.mlflow_uri, cfg.exp_name, register=getattr(cfg, "mlflow_register", "")
+        )
 
     @classmethod
     def closing_lines(cls, entry: dict[str, Any]) -> list[str]:
@@ -30,6 +32,8 @@ class MlflowRecord(TrackerRecord):
         ]
         if entry.get("model"):
             lines.append(f"Load its model:  mlflow.pyfunc.load_model({entry['model']!r})")
+        if entry.get("registered"):
+            lines.append(f"Registered as:  {entry['registered']}")
         return lines
 
     @classmethod

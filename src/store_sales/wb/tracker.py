@@ -12,6 +12,7 @@ as is against `train/batch`.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,12 @@ from ..trackers import RunInfo, Tracker, headline
 from .console import plain_stderr
 from .login import resolve_mode
 from .record import WandbRecord
+
+
+def dataset_artifact_name(data_kind: str) -> str:
+    """`store-sales-real-data` or `store-sales-synthetic-data`: one artifact per kind of data,
+    its versions the different files it was run on."""
+    return f"store-sales-{data_kind}-data"
 
 
 class WandbTracker(Tracker):
@@ -51,7 +58,7 @@ class WandbTracker(Tracker):
             entity=self.entity or None,
             name=info.name,
             group=info.group,
-            job_type="train",
+            job_type=info.job_type,
             tags=info.tags,
             notes=info.notes,
             config=info.config,
@@ -69,20 +76,28 @@ class WandbTracker(Tracker):
             self.run.define_metric("cv/step")
             for k in range(1, self.n_folds + 1):
                 self.run.define_metric(f"cv/fold_{k}/*", step_metric="cv/step")
-        if info.data_files and self.mode != "disabled":
-            self._log_dataset(info)
+        if info.data_files and self.mode == "online":
+            self._use_dataset(info)
 
-    def _log_dataset(self, info: RunInfo) -> None:
-        """The input data by reference: its fingerprint, not 120 MB of CSV."""
+    def _use_dataset(self, info: RunInfo) -> None:
+        """The input data as an artifact the run *uses* (W&B's lineage: data -> run -> model),
+        online only: W&B cannot resolve artifacts offline, and an offline run has the same
+        fingerprint in its config (`data.files`). The artifact holds the fingerprint itself
+        (fingerprint.json: each file's size and MD5), not 120 MB of CSV nor a file:// path of
+        this machine, so its version follows the data: the same files, wherever they are,
+        are the same version; other files a new one."""
         art = wandb.Artifact(
-            f"store-sales-{info.data_kind}-data",
+            dataset_artifact_name(info.data_kind),
             type="dataset",
-            metadata={"source": str(info.data_source), "files": info.data_files},
+            metadata={
+                "digest": info.data_digest,
+                "source": str(info.data_source),
+                "files": info.data_files,
+            },
         )
-        for name in info.data_files:
-            path = Path(info.data_source).resolve() / name
-            art.add_reference(f"file://{path}", name=name, checksum=False)
-        self.run.log_artifact(art)
+        with art.new_file("fingerprint.json", mode="w", encoding="utf-8") as fh:
+            json.dump(info.data_files, fh, indent=1, sort_keys=True)
+        self.run.use_artifact(art)
 
     @property
     def dir(self) -> Path | None:
