@@ -12,6 +12,8 @@ folder. Offline and disabled runs must not even read the secret.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import types
@@ -88,6 +90,9 @@ class FakeRun:
     def log_artifact(self, art, aliases=()):
         self.record("log_artifact", art.__dict__, aliases)
 
+    def use_artifact(self, art):  # the input data (online runs): its files are checked too
+        self.record("use_artifact", art.__dict__)
+
     def finish(self, exit_code=0):
         self.record("finish", exit_code)
         self.wandb.run = None
@@ -102,6 +107,13 @@ class _Artifact:
 
     def add_reference(self, uri, name=None, checksum=True):
         self.files.append(uri)
+
+    @contextlib.contextmanager
+    def new_file(self, name, mode="w", encoding=None):
+        """wandb.Artifact.new_file: what is written goes into the artifact (and this check)."""
+        buffer = io.StringIO()
+        yield buffer
+        self.files.append(buffer.getvalue())
 
 
 def _thing(kind):
