@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from helpers import by_type, leet_records
 
 from store_sales import pipeline
@@ -44,6 +45,7 @@ def test_a_runs_kind_is_its_job_type(tmp_path):
     assert pipeline.job_type(cfg, tmp_path) == "tune-trial"
 
 
+@pytest.mark.e2e  # slow: a whole run with an offline W&B run
 def test_the_offline_run_records_the_job_type_and_the_fingerprint_not_an_artifact(
     tmp_path, monkeypatch
 ):

@@ -242,6 +242,7 @@ def _info(tmp_path: Path, n_folds: int = 1) -> RunInfo:
     )
 
 
+@pytest.mark.e2e  # slow: whole runs into a real MLflow store
 def test_names_mlflow_refuses_are_made_safe_and_a_failure_ends_failed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     tracker = MlflowTracker(uri, "exp001")
@@ -326,6 +327,7 @@ def _logged(uri: str, tmp_path: Path, model_name: str, model_file: Path) -> tupl
     return uri, tracker.finish(exit_code=0)
 
 
+@pytest.mark.e2e  # slow: MLflow saves and loads a real model
 @pytest.mark.parametrize("model_name", ["lightgbm", "xgboost"])
 def test_a_gbdt_model_loads_with_pyfunc_and_predicts_as_the_adapter(
     flavor_store, tmp_path, model_name
@@ -352,6 +354,7 @@ def test_a_gbdt_model_loads_with_pyfunc_and_predicts_as_the_adapter(
     assert Path(local).read_bytes() == path.read_bytes()  # the adapter's file, as in the folder
 
 
+@pytest.mark.e2e  # slow: MLflow saves and loads a real model
 def test_a_catboost_model_loads_with_pyfunc_and_predicts_as_exp004s_adapter(flavor_store, tmp_path):
     """exp004's adapter lives in its notebook; what it does: a Pool naming the categorical
     columns, CatBoost's own .cbm file."""
@@ -377,6 +380,7 @@ def test_a_catboost_model_loads_with_pyfunc_and_predicts_as_exp004s_adapter(flav
     np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
 
 
+@pytest.mark.e2e  # slow: MLflow saves and loads a real model
 def test_a_histgradientboosting_model_loads_with_pyfunc_and_predicts_as_the_estimator(
     flavor_store, tmp_path
 ):
@@ -398,6 +402,7 @@ def test_a_histgradientboosting_model_loads_with_pyfunc_and_predicts_as_the_esti
     np.testing.assert_allclose(np.asarray(loaded.predict(rows[FLAVOR_FEATURES])), expected)
 
 
+@pytest.mark.e2e  # slow: MLflow saves and loads a real model
 def test_a_pytorch_model_loads_as_its_network(flavor_store, tmp_path):
     """PyTorch's flavor holds the network; its inputs are the adapter's (see mlf/flavors.py)."""
     pytest.importorskip("torch")

@@ -56,6 +56,7 @@ def test_a_postgresql_url_without_psycopg_names_the_extra_before_any_trial(
     )
 
 
+@pytest.mark.e2e  # slow: waits out a heartbeat's grace period
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_dead_controllers_trial_is_failed_and_requeued_by_a_live_one(tmp_path):
     """Two controllers' heartbeats on one sqlite study: the one that stops beating (as if
