@@ -275,7 +275,8 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     tracker.model_summary(adapter, fit.model)
     if first.example is not None and len(first.example):  # a model signature's rows
         example = first.example
-        tracker.model_example(example, adapter.predict(forecast.model, example, features))
+        predicted = adapter.predict(forecast.model, example, features)
+        tracker.model_example(example[features], predicted)
     summary = {
         "val_rmsle": first.rmsle,
         **cv,

@@ -105,7 +105,7 @@ class FoldResult:
     rmsle: float
     rmsle_alive: float  # on series the model forecasts (not the zero rule)
     n_train_rows: int
-    # a few validation rows' features (the model's input, its dtypes): a tracker's model
+    # a few validation rows (whole: the model may read more than its features): a tracker's model
     # signature and input example (`Tracker.model_example`)
     example: pd.DataFrame | None = None
 
@@ -204,7 +204,8 @@ def cross_validate(
             )
         n_train = len(train)
         del train, rows
-        example = val.loc[val["alive"].to_numpy(), features].head(EXAMPLE_ROWS)
+        # whole rows: an adapter may read more than the features (PyTorch's horizon day `h`)
+        example = val[val["alive"].to_numpy()].head(EXAMPLE_ROWS)
         val = val.assign(pred=predict_sales(adapter, fit.model, val, features))[VAL_COLUMNS]
         actual = np.expm1(val["target"].to_numpy())
         pred = val["pred"].to_numpy()
