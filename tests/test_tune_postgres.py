@@ -312,3 +312,8 @@ def test_the_study_is_one_offline_wandb_run_of_job_type_tune(tmp_path):
     logged = json.loads(table.read_text())  # one row per trial: parallel coordinates' input
     assert {"trial", "state", "val/rmsle", "learning_rate"} <= set(logged["columns"])
     assert len(logged["data"]) == 3
+    # one W&B run per study: another process (machine) recording the same study gets its id
+    from store_sales.wb.study import study_run_id
+
+    assert written["run_id"] == study_run_id("p", "rec") == run["run_id"]
+    assert study_run_id("p", "rec") != study_run_id("p", "other")

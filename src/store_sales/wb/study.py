@@ -4,10 +4,16 @@ for a parallel-coordinates panel."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import wandb
+
+
+def study_run_id(project: str, study: str) -> str:
+    """A W&B run id (letters and digits) that is the same wherever the study is tuned."""
+    return "tune-" + hashlib.sha1(f"{project}/{study}".encode()).hexdigest()[:16]
 
 
 def log_study(
@@ -21,10 +27,14 @@ def log_study(
     table,  # pandas.DataFrame: results.csv's rows
     summary: dict[str, Any],
 ) -> dict[str, Any]:
-    """One run of job type `tune` summarising the study; returns its mode, id and folder."""
+    """One run of job type `tune` summarising the study; returns its mode, id and folder. Its id
+    is the study's, so every process and machine working on the study (and a later resume)
+    updates the same W&B run (offline ones sync into it)."""
     run = wandb.init(
         project=project,
         entity=entity or None,
+        id=study_run_id(project, group),
+        resume="allow",
         name=f"tune-{group}",
         group=group,
         job_type="tune",
