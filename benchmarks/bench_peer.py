@@ -76,8 +76,15 @@ def run_exp001(data_dir: Path, out: Path, threads: int, extra: list) -> dict:
     m = json.loads((out / "metrics.json").read_text())
     test, floor = test_rmsle(data_dir, out / "submission.csv")
     fit_threads = (m.get("threads") or {}).get("fit_1") or [threads or 1]
-    return {"wall": wall, "peak": peak, "val": m["val_rmsle"], "test": test, "floor": floor,
-            "m": m, "threads": int(fit_threads[0])}
+    return {
+        "wall": wall,
+        "peak": peak,
+        "val": m["val_rmsle"],
+        "test": test,
+        "floor": floor,
+        "m": m,
+        "threads": int(fit_threads[0]),
+    }
 
 
 def run_peer(python: str, data_dir: Path, out: Path, threads: int, rounds: int, days: int) -> dict:
@@ -86,8 +93,15 @@ def run_peer(python: str, data_dir: Path, out: Path, threads: int, rounds: int, 
     wall, peak = timed(cmd)
     p = json.loads((out / "peer.json").read_text())
     test, floor = test_rmsle(data_dir, out / "submission.csv")
-    return {"wall": wall, "peak": peak, "val": p["val_rmsle"], "test": test, "floor": floor,
-            "p": p, "threads": threads}
+    return {
+        "wall": wall,
+        "peak": peak,
+        "val": p["val_rmsle"],
+        "test": test,
+        "floor": floor,
+        "p": p,
+        "threads": threads,
+    }
 
 
 def model_seconds(m: dict) -> float:
@@ -117,33 +131,49 @@ def main() -> int:
         generate(data_dir, seed=0)
     print(f"{os.cpu_count()} cores; load (1-min) before: {os.getloadavg()[0]:.2f}", flush=True)
     ours = run_exp001(data_dir, work / "exp001", args.threads, args.p)
-    print(f"exp001: {ours['wall']:.0f} s, {ours['threads']} thread(s); load "
-          f"{os.getloadavg()[0]:.2f}", flush=True)
-    peer = run_peer(args.peer_python, data_dir, work / "peer", args.threads or ours["threads"],
-                    args.rounds, args.days)
+    print(
+        f"exp001: {ours['wall']:.0f} s, {ours['threads']} thread(s); load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    peer = run_peer(
+        args.peer_python,
+        data_dir,
+        work / "peer",
+        args.threads or ours["threads"],
+        args.rounds,
+        args.days,
+    )
     print(f"peer: {peer['wall']:.0f} s; load (1-min) after: {os.getloadavg()[0]:.2f}\n")
 
     p, m = peer["p"], ours["m"]
-    print(f"{'':<34}  {'wall s':>7}  {'peak RSS MB':>11}  {'val RMSLE':>9}  {'test RMSLE':>10}  "
-          f"{'test/floor':>10}  threads")
+    print(
+        f"{'':<34}  {'wall s':>7}  {'peak RSS MB':>11}  {'val RMSLE':>9}  {'test RMSLE':>10}  "
+        f"{'test/floor':>10}  threads"
+    )
     for name, r in (
         (f"exp001 ({m['best_step']} + {m['refit_steps']} rounds)", ours),
         (f"mlforecast peer ({p['rounds']} + {p['rounds']} rounds)", peer),
     ):
-        print(f"{name:<34}  {r['wall']:>7.1f}  {r['peak']:>11.0f}  {r['val']:>9.5f}  "
-              f"{r['test']:>10.5f}  {r['test'] / r['floor']:>10.4f}  {r['threads']:>7}")
+        print(
+            f"{name:<34}  {r['wall']:>7.1f}  {r['peak']:>11.0f}  {r['val']:>9.5f}  "
+            f"{r['test']:>10.5f}  {r['test'] / r['floor']:>10.4f}  {r['threads']:>7}"
+        )
     print(f"exp001 / peer wall: {ours['wall'] / peer['wall']:.2f}x; floor {ours['floor']:.5f}")
 
     t = m["timings"]
     fold = m.get("fold_seconds") or []
     phases = ", ".join(f"{k} {v:.1f}" for k, v in t.items() if k != "total")
     folds = f" (per fold: {', '.join(f'{s:.1f}' for s in fold)})" if fold else ""
-    print(f"\nexp001 phases, s: {phases}{folds}; kernel total {t['total']:.1f}, "
-          f"outside the kernel (papermill, kernel start) {ours['wall'] - t['total']:.1f}")
+    print(
+        f"\nexp001 phases, s: {phases}{folds}; kernel total {t['total']:.1f}, "
+        f"outside the kernel (papermill, kernel start) {ours['wall'] - t['total']:.1f}"
+    )
     model = model_seconds(m)
-    print(f"exp001 training + prediction {model:.1f} s; the rest (kernel start, imports, load, "
-          f"features, reports, trackers) {ours['wall'] - model:.1f} s = "
-          f"{(ours['wall'] - model) / ours['wall']:.1%} of the wall")
+    print(
+        f"exp001 training + prediction {model:.1f} s; the rest (kernel start, imports, load, "
+        f"features, reports, trackers) {ours['wall'] - model:.1f} s = "
+        f"{(ours['wall'] - model) / ours['wall']:.1%} of the wall"
+    )
     print(f"peer phases, s: {', '.join(f'{k} {v:.1f}' for k, v in p['timings'].items())}")
     if args.keep:
         print(f"kept: {work}")

@@ -9,9 +9,9 @@ calendar date features; the promotions as an exogenous, known-in-advance column;
 family as static categoricals; the zero rule (a series with no sales in its last 56 days
 forecasts 0). It trains on the last 400 days (`--days`; 0: all 4.6 years): about as many
 training rows as exp001's year of origins (0.66M against 0.69M), as strong entries to the
-competition trained on the recent past. Its own validation: fit on the days up to T-16 (T the last train day, the same
-origin as exp001's fold 1), forecast T-15..T recursively, score RMSLE; then a refit on all the
-data and the 16-day test forecast, written to OUT_DIR/submission.csv. OUT_DIR/peer.json holds
+competition trained on the recent past. Its own validation: fit on the days up to T-16 (T the
+last train day, the same origin as exp001's fold 1), forecast T-15..T recursively, score
+RMSLE; then a refit on all those days and the 16-day test forecast, written to OUT_DIR/submission.csv. OUT_DIR/peer.json holds
 its validation RMSLE and its time per phase.
 
 Only pandas, numpy, lightgbm and mlforecast: mlforecast 1.1 needs pandas<3, so it runs in an
@@ -162,8 +162,13 @@ def main() -> int:
     timings["total"] = round(time.perf_counter() - t0, 3)
     (args.out_dir / "peer.json").write_text(
         json.dumps(
-            {"val_rmsle": val_rmsle, "threads": args.threads, "rounds": args.rounds,
-             "n_train_rows": len(train), "timings": timings},
+            {
+                "val_rmsle": val_rmsle,
+                "threads": args.threads,
+                "rounds": args.rounds,
+                "n_train_rows": len(train),
+                "timings": timings,
+            },
             indent=1,
         )
     )
