@@ -11,8 +11,8 @@ forecasts 0). It trains on the last 400 days (`--days`; 0: all 4.6 years): about
 training rows as exp001's year of origins (0.66M against 0.69M), as strong entries to the
 competition trained on the recent past. Its own validation: fit on the days up to T-16 (T the
 last train day, the same origin as exp001's fold 1), forecast T-15..T recursively, score
-RMSLE; then a refit on all those days and the 16-day test forecast, written to OUT_DIR/submission.csv. OUT_DIR/peer.json holds
-its validation RMSLE and its time per phase.
+RMSLE; then a refit on all those days and the 16-day test forecast, written to
+OUT_DIR/submission.csv. OUT_DIR/peer.json holds its validation RMSLE and its time per phase.
 
 Only pandas, numpy, lightgbm and mlforecast: mlforecast 1.1 needs pandas<3, so it runs in an
 environment of its own (`python -m venv .venv-bench && .venv-bench/bin/pip install -r
