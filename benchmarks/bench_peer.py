@@ -147,7 +147,7 @@ def main() -> int:
 
     p, m = peer["p"], ours["m"]
     print(
-        f"{'':<34}  {'wall s':>7}  {'peak RSS MB':>11}  {'val RMSLE':>9}  {'test RMSLE':>10}  "
+        f"{'':<38}  {'wall s':>7}  {'peak RSS MB':>11}  {'val RMSLE':>9}  {'test RMSLE':>10}  "
         f"{'test/floor':>10}  threads"
     )
     for name, r in (
@@ -155,7 +155,7 @@ def main() -> int:
         (f"mlforecast peer ({p['rounds']} + {p['rounds']} rounds)", peer),
     ):
         print(
-            f"{name:<34}  {r['wall']:>7.1f}  {r['peak']:>11.0f}  {r['val']:>9.5f}  "
+            f"{name:<38}  {r['wall']:>7.1f}  {r['peak']:>11.0f}  {r['val']:>9.5f}  "
             f"{r['test']:>10.5f}  {r['test'] / r['floor']:>10.4f}  {r['threads']:>7}"
         )
     print(f"exp001 / peer wall: {ours['wall'] / peer['wall']:.2f}x; floor {ours['floor']:.5f}")
