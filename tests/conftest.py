@@ -43,6 +43,8 @@ def isolated_wandb(tmp_path_factory, monkeypatch):
     """No test may reach W&B or read the developer's credentials, or write to outputs/."""
     isolate_wandb(monkeypatch, tmp_path_factory.mktemp("wandb-home"))
     isolate_outputs(monkeypatch, tmp_path_factory.mktemp("outputs"))
+    # data.check_data's memo of passed folders: each test starts with none
+    monkeypatch.setenv("STORE_SALES_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

@@ -210,3 +210,19 @@ def test_the_adapter_gives_the_models_name_and_step_budget(name):
         for k, v in SMALL[name].items()
         if k in ("num_boost_round", "max_epochs", "iterations", "max_iter")
     )
+
+
+def test_exp001s_refit_bins_its_rows_with_fold_1s_boundaries(rows):
+    train, val, features = rows
+    adapter = _adapter("exp001")
+    sets = []
+    own_train = adapter.train
+    adapter.train = lambda params, train_set, *a, **k: (
+        sets.append(train_set) or own_train(params, train_set, *a, **k)
+    )
+    adapter.fit(train, val, features, fold=1)
+    model = adapter.refit(train, features, 3)
+    assert sets[1].reference is sets[0]  # no bin search of its own
+    assert adapter.steps(model) == 3
+    adapter.refit(train, features, 3)  # once only: a second refit bins its own rows
+    assert sets[2].reference is None

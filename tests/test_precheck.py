@@ -102,6 +102,25 @@ def test_the_check_reads_what_the_kernel_would_and_only_once_while_unchanged(
         check_data(data_copy)
 
 
+def test_a_folder_that_passed_is_remembered_by_the_next_process_too(data_copy, monkeypatch):
+    reads = []
+    read_table = data.read_table
+    monkeypatch.setattr(data, "read_table", lambda p, n: reads.append(n) or read_table(p, n))
+    check_data(data_copy)
+    monkeypatch.setattr(data, "_PASSED", {})  # the next `store-sales run`: a new process
+    check_data(data_copy)
+    assert len(reads) == len(data.SCHEMAS)
+    monkeypatch.setenv(data.CACHE_ENV, "off")  # no memo file: each process reads again
+    monkeypatch.setattr(data, "_PASSED", {})
+    check_data(data_copy)
+    assert len(reads) == 2 * len(data.SCHEMAS)
+    monkeypatch.delenv(data.CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(data_copy.parent / "xdg"))
+    monkeypatch.setattr(data, "_PASSED", {})
+    check_data(data_copy)
+    assert (data_copy.parent / "xdg" / "store-sales" / "data_checks.json").is_file()
+
+
 def test_no_data_dir_is_resolved_as_the_kernel_resolves_it(data_copy, tmp_path, monkeypatch):
     real, synthetic = tmp_path / "raw", tmp_path / "synthetic"
     monkeypatch.setattr(data, "real_data_dir", lambda: real)

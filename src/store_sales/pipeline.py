@@ -250,7 +250,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
 
-    figures, images = _figures(run, panel, validation, horizon)
+    _, images = _figures(run, panel, validation, horizon)
 
     best = fit.best_step
     scalars = {
@@ -292,7 +292,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     results.artifacts(
         run, {"val_rmsle": first.rmsle, "n_folds": len(validation.folds), **cv}, tested
     )
-    _show(figures)
+    _show(images)
     return run.metrics
 
 
@@ -324,13 +324,14 @@ def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFra
     return figures, images
 
 
-def _show(figures: dict) -> None:
-    """Display figures inline when running in a notebook."""
+def _show(images: dict) -> None:
+    """Display the saved figures inline when running in a notebook: the PNG files as written,
+    not the figures drawn a second time (IPython would render each again)."""
     if "IPython" not in sys.modules:
         return
     from IPython import get_ipython
-    from IPython.display import display
+    from IPython.display import Image, display
 
     if get_ipython() is not None:
-        for fig in figures.values():
-            display(fig)
+        for path in images.values():
+            display(Image(filename=str(path)))

@@ -181,7 +181,7 @@ def cross_validate(
 
     `features`: what the rows carry (default: the built-ins); `hooks(k)` / `callbacks(k)` give
     fold k's step hooks and the library's own callbacks;
-    `timer(name)` times the feature builds and the fits. A
+    `timer(name)` times the feature builds and the fits ("train"). A
     fit that a hook stopped (hyperband) ends the CV: the sweep has judged the trial already.
     """
     chosen = select() if features is None else list(features)
@@ -274,7 +274,8 @@ def forecast_test(
     features: Sequence[Feature] | None = None,
     timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> Forecast:
-    """Forecast the test days from the last train day, with the rows `cross_validate` used."""
+    """Forecast the test days from the last train day, with the rows `cross_validate` used.
+    `timer` times the feature build, the refit ("refit") and the test forecast ("predict")."""
     chosen = select() if features is None else list(features)
     features = feature_names(chosen)
     steps = validation.refit_steps if refit else validation.fit.best_step
@@ -282,7 +283,8 @@ def forecast_test(
     with timer("features"):
         rows = build_features(panel, np.sort(origins), zero_window, chosen)
     if refit:
-        model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
+        with timer("refit"):
+            model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
         check_refit(adapter, validation.fit.model, model, steps)
         rows = rows[rows["origin"].to_numpy() == plan.test_origin]
     else:
@@ -290,5 +292,6 @@ def forecast_test(
     s, day = rows["s"].to_numpy(), rows["day"].to_numpy()
     ids = panel.test_id[s, day]
     keep = ids >= 0  # the test file may omit series; forecast only what it asks for
-    sales = predict_sales(adapter, model, rows[keep], features)
+    with timer("predict"):
+        sales = predict_sales(adapter, model, rows[keep], features)
     return Forecast(ids[keep], sales, s[keep], day[keep], model, steps, refit)
