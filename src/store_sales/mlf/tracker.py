@@ -135,6 +135,8 @@ class MlflowTracker(Tracker):
                 name=f"store-sales-{info.data_kind}-data",
                 digest=info.data_digest,
             )
+            # MlflowClient.log_inputs takes the entity; mlflow.log_input (active runs only, which
+            # the tracker does not use) converts with this same method: MLflow 3 has no public one
             entity = dataset._to_mlflow_entity()
         self.client.log_inputs(self.run_id, datasets=[DatasetInput(entity, tags=[context])])
 

@@ -122,6 +122,7 @@ class LightGBMAdapter(ModelAdapter):
         # and the validated model's splits mean the same values. Measured on full-scale data:
         # test RMSLE 0.38021 against 0.38028 with bins of its own (docs/benchmarks.md).
         bins, self._bins = self._bins, None
+        # `_handle`: LightGBM has no public "is it binned yet"; None until the Dataset is built
         if bins is not None and (bins._handle is None or bins.get_feature_name() != features):
             bins = None  # not binned (a train() of another kind), or other features
         dtrain = lgb.Dataset(

@@ -92,19 +92,7 @@ def tune(
     process ran them (then `trials` may be left out). `heartbeat`: seconds between the
     heartbeats of this process's trials; a trial whose heartbeat stops is failed and
     re-queued by the processes still running."""
-    if study_trials is None or trials is not None:
-        check_count(
-            trials,
-            TuneError,
-            "trials is required: the number of trials to run here (e.g. --trials 20), "
-            "or --study-trials N: until the study holds N",
-        )
-    if study_trials is not None:
-        check_count(study_trials, TuneError, "study_trials must be >= 1")
-    if workers < 1:
-        raise TuneError("workers must be >= 1")
-    if heartbeat < 1:
-        raise TuneError("heartbeat must be >= 1 (seconds)")
+    _check_counts(trials, study_trials, workers, heartbeat)
     extras.require_storage(storage)  # a database driver missing: one line, before anything
     config = config or default_config(template)
     cfg = load_config(config, TuneError)
@@ -154,9 +142,30 @@ def tune(
         run_trials(controller, template, trials or sys.maxsize, workers, TuneError)
     finally:
         controller.close()
+    return _summarize(folder, name, url, {**base, **fixed})
+
+
+def _check_counts(trials, study_trials, workers: int, heartbeat: int) -> None:
+    if study_trials is None or trials is not None:
+        check_count(
+            trials,
+            TuneError,
+            "trials is required: the number of trials to run here (e.g. --trials 20), "
+            "or --study-trials N: until the study holds N",
+        )
+    if study_trials is not None:
+        check_count(study_trials, TuneError, "study_trials must be >= 1")
+    if workers < 1:
+        raise TuneError("workers must be >= 1")
+    if heartbeat < 1:
+        raise TuneError("heartbeat must be >= 1 (seconds)")
+
+
+def _summarize(folder: Path, name: str, url: str, params: dict) -> SearchSummary:
+    """results.csv, best.yaml and the plots; the study's tracker records; the dashboard line."""
     summary = summarize(folder)
     try:
-        record_study(summary, st.open_study(name, url), {**base, **fixed})
+        record_study(summary, st.open_study(name, url), params)
     except Exception as err:  # the study and its files are done: a tracker's trouble is a note
         print(f"note    the study's tracker records were not written: {type(err).__name__}: {err}")
     if line := dashboard_line(url):
