@@ -14,7 +14,7 @@ import papermill
 import pytest
 from helpers import LabelAdapter, run_notebook_calls
 
-from store_sales import cli, data, runner
+from store_sales import cli, data, datacache, runner
 from store_sales.data import DataError, check_data
 from store_sales.paths import REPO_ROOT
 
@@ -107,16 +107,16 @@ def test_a_folder_that_passed_is_remembered_by_the_next_process_too(data_copy, m
     read_table = data.read_table
     monkeypatch.setattr(data, "read_table", lambda p, n: reads.append(n) or read_table(p, n))
     check_data(data_copy)
-    monkeypatch.setattr(data, "_PASSED", {})  # the next `store-sales run`: a new process
+    monkeypatch.setattr(datacache, "_PASSED", {})  # the next `store-sales run`: a new process
     check_data(data_copy)
     assert len(reads) == len(data.SCHEMAS)
-    monkeypatch.setenv(data.CACHE_ENV, "off")  # no memo file: each process reads again
-    monkeypatch.setattr(data, "_PASSED", {})
+    monkeypatch.setenv(datacache.CACHE_ENV, "off")  # no memo file: each process reads again
+    monkeypatch.setattr(datacache, "_PASSED", {})
     check_data(data_copy)
     assert len(reads) == 2 * len(data.SCHEMAS)
-    monkeypatch.delenv(data.CACHE_ENV)
+    monkeypatch.delenv(datacache.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(data_copy.parent / "xdg"))
-    monkeypatch.setattr(data, "_PASSED", {})
+    monkeypatch.setattr(datacache, "_PASSED", {})
     check_data(data_copy)
     assert (data_copy.parent / "xdg" / "store-sales" / "data_checks.json").is_file()
 

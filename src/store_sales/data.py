@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from . import datacache
+from .envinfo import fingerprint
 from .errors import UserError
 from .paths import COMPETITION, HORIZON, on_kaggle, real_data_dir, synthetic_data_dir
 
@@ -292,92 +292,55 @@ def load_data(data_dir: str | Path = "") -> CompetitionData:
 
 
 def _read_checked(folder: Path, say=print) -> CompetitionData:
+    """Read and check the seven files; the same files' checked tables come from the cache
+    (datacache) instead, with the notes their checks said."""
     if not folder.is_dir():
         raise DataError(f"data_dir {folder} does not exist. {GET_DATA}")
+    stamp = _stamp(folder)
+    cached = datacache.tables(folder, stamp, SCHEMAS) if stamp is not None else None
+    if cached is not None:
+        frames, notes = cached
+        for note in notes:
+            say(note)
+        return CompetitionData(**frames, source=folder)
     frames = {name: read_table(folder / f"{name}.csv", name) for name in SCHEMAS}
     data = CompetitionData(**frames, source=folder)
-    check_consistency(data, say)
+    notes: list[str] = []
+    check_consistency(data, lambda note: notes.append(note) or say(note))
+    if stamp is not None:
+        datacache.remember_passed(folder, stamp)
+        datacache.keep_tables(folder, stamp, {n: getattr(data, n) for n in SCHEMAS}, notes)
     return data
 
 
-# folder -> (name, size, mtime) of its files when they last passed `check_data`
-_PASSED: dict[Path, tuple] = {}
-CACHE_ENV = "STORE_SALES_CACHE_DIR"  # where passed folders are remembered ("off": nowhere)
-_PASSED_FILE = "data_checks.json"
-
-
-def _memo_path() -> Path | None:
-    """The file that remembers, across processes, the folders that passed `check_data`:
-    $STORE_SALES_CACHE_DIR, else $XDG_CACHE_HOME/store-sales, else ~/.cache/store-sales."""
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen is not None:
-        return None if chosen in ("", "off") else Path(chosen) / _PASSED_FILE
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "store-sales" / _PASSED_FILE
-
-
-def _remembered(folder: Path, stamp: tuple) -> bool:
-    if _PASSED.get(folder) == stamp:
-        return True
-    path = _memo_path()
-    try:
-        seen = json.loads(path.read_text()) if path is not None else {}
-    except (OSError, ValueError):
-        return False
-    return seen.get(str(folder)) == json.loads(json.dumps(stamp))
-
-
-def _remember(folder: Path, stamp: tuple) -> None:
-    _PASSED[folder] = stamp
-    path = _memo_path()
-    if path is None:
-        return
-    try:
-        seen = json.loads(path.read_text()) if path.is_file() else {}
-        seen[str(folder)] = stamp
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(seen))
-        tmp.replace(path)
-    except (OSError, ValueError):
-        pass  # a read-only home: the memo of this process only
-
-
 def check_data(data_dir: str | Path = "") -> Path | None:
-    """`load_data`'s checks, every file's and across files, with nothing kept and nothing
-    printed: what `store-sales run/batch/tune/sweep` (`runner.check_data`) run before a run
-    folder, a tracker run or a kernel exists, so bad data is one DataError line there. Returns
-    the folder; None when there is nothing to check yet (the default synthetic data, which the
-    kernel writes first). A folder that passed is not read again while its files keep their
-    size and modification time (a batch, a sweep's trials, the next `store-sales run` on the
-    same folder: the memo is kept in a file, see `_memo_path`; 2.4 s of a full-scale run); the
-    kernel reads and checks the files anyway: the memo can only make a problem show up there
-    instead, as it did before."""
+    """`load_data`'s checks, every file's and across files, with nothing printed: what
+    `store-sales run/batch/tune/sweep` (`runner.check_data`) run before a run folder, a tracker
+    run or a kernel exists, so bad data is one DataError line there. Returns the folder; None
+    when there is nothing to check yet (the default synthetic data, which the kernel writes
+    first). A folder that passed is not read again while its files keep their size and
+    modification time, and its checked tables are kept for the kernel to load (datacache: a
+    batch, a sweep's trials, the next `store-sales run` on the same folder)."""
     folder, _ = resolve_data_dir(data_dir, generate=False)
     if not data_dir and folder == synthetic_data_dir():
         if not (folder / "hidden" / "synth.json").is_file():
             return None  # the kernel generates it (resolve_data_dir), known-good
     stamp = _stamp(folder)
-    if stamp is not None and _remembered(folder, stamp):
+    if stamp is not None and datacache.passed(folder, stamp):
         return folder
     _read_checked(folder, say=lambda *_: None)
     pa.default_memory_pool().release_unused()  # a CLI waits on the kernel: give 3M rows back
-    if stamp is not None:
-        _remember(folder, stamp)
     return folder
 
 
 def _stamp(folder: Path) -> tuple | None:
-    """The files' names, sizes and modification times, and this module's (new checks: a new
-    stamp)."""
-    try:
-        files = tuple(
-            (name, (st := (folder / f"{name}.csv").stat()).st_size, st.st_mtime_ns)
-            for name in SCHEMAS
-        )
-        return (*files, ("data.py", Path(__file__).stat().st_mtime_ns))
-    except OSError:  # a file missing: `_read_checked` says which
-        return None
+    return datacache.stamp(folder, SCHEMAS, Path(__file__))
+
+
+def data_fingerprint(folder: Path) -> dict[str, dict]:
+    """Size and MD5 of each input file (envinfo.fingerprint), remembered while the files keep
+    their size and modification time (datacache)."""
+    return datacache.fingerprint(folder, _stamp(folder), lambda: fingerprint(folder, SCHEMAS))
 
 
 def check_consistency(data: CompetitionData, say=print) -> None:

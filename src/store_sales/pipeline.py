@@ -21,8 +21,8 @@ from . import metrics as m
 from . import plots, predictions, progress, results
 from . import summary as summaries
 from .codeinfo import executed_cells
-from .data import SCHEMAS, CompetitionData, DataError, load_data
-from .envinfo import environment, fingerprint
+from .data import CompetitionData, DataError, data_fingerprint, load_data
+from .envinfo import environment
 from .errors import ConfigError
 from .features import Panel, build_panel, feature_names, select
 from .features.audit import audit as audit_features
@@ -70,7 +70,7 @@ def load(run: Run) -> tuple[CompetitionData, Panel]:
         run.tracker.start(_run_info(run))  # the failed run is on record in the tracker too
         raise
     with run.phase("fingerprint"):
-        files = fingerprint(data.source, SCHEMAS)
+        files = data_fingerprint(data.source)
     run.tracker.start(_run_info(run, data, files))
     run.metrics["data"] = "synthetic" if data.synthetic else "real"
     run.data, run.panel = data, panel  # the objects a notebook's globals name: audited
