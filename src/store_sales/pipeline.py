@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as m
-from . import plots, predictions, progress, results
+from . import predictions, progress, results
 from . import summary as summaries
+from .background import Background
 from .codeinfo import executed_cells
 from .data import CompetitionData, DataError, data_fingerprint, load_data
 from .envinfo import environment
@@ -143,6 +144,8 @@ def validate(run: Run, panel: Panel) -> Validation:
             hooks=lambda k: hooks,
             callbacks=lambda k: run.tracker.library_callbacks(run.adapter, k),
             timer=run.phase,
+            # the forecast's rows, built while the last fold trains (a sweep trial makes none)
+            then=None if cfg.sweep_dir else plan.forecast_origins(cfg.refit),
         )
     finally:  # a terminal bar gives sys.stdout back even when a fold fails
         shown.close()
@@ -159,7 +162,30 @@ def validate(run: Run, panel: Panel) -> Validation:
     if len(validation.folds) > 1:
         scores = validation.scores
         print(f"CV RMSLE {scores.mean():.5f} ± {scores.std():.5f} over {len(scores)} folds")
+    run.drawing = Drawing(run, panel, validation)  # while the refit trains
     return validation
+
+
+class Drawing:
+    """The validation's out-of-fold frame and figures (PNGs in the run folder), made in the
+    background (background.py) while `forecast` refits: the report's slowest part
+    (matplotlib's import, drawing and saving four figures, ~1.5 s at full scale). It touches
+    no tracker, metrics or adapter: the feature importance is read here, first, and `report`
+    does the rest in the notebook's thread."""
+
+    def __init__(self, run: Run, panel: Panel, validation: Validation):
+        self.validation = validation
+        importance = run.adapter.feature_importance(validation.fit.model)
+        self._work = Background("report-figures", _draw, run, panel, validation, importance)
+
+    def result(self) -> tuple[pd.DataFrame, dict]:
+        """(oof frame, figure name -> PNG path), once drawn."""
+        return self._work.result()
+
+
+def _draw(run: Run, panel: Panel, validation: Validation, importance):
+    oof = predictions.oof_frame(panel, validation)
+    return oof, _figures(run, panel, validation, m.by_horizon(oof), importance)
 
 
 def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validation) -> Forecast:
@@ -228,9 +254,12 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
     (run.dir / "features.txt").write_text("\n".join(features) + "\n")
 
-    oof = predictions.oof_frame(panel, validation)
+    drawing = getattr(run, "drawing", None)
+    if drawing is None or drawing.validation is not validation:  # a validation made elsewhere
+        drawing = Drawing(run, panel, validation)
+    oof, images = drawing.result()
     results.prediction_files(run, oof, None)  # test_pred.parquet: written by forecast
-    horizon = results.horizon_scores(run, oof)
+    results.horizon_scores(run, oof)
     scores = results.fold_scores(run, validation.scores)
     worst, per_family = m.validation_tables(panel, first.rows)
     worst.to_csv(run.dir / "val_worst_series.csv", index=False)
@@ -249,8 +278,6 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
-
-    _, images = _figures(run, panel, validation, horizon)
 
     best = fit.best_step
     scalars = {
@@ -302,8 +329,10 @@ def summary(run: Run) -> summaries.Summary:
     return summaries.Summary.of(run.dir, run.metrics)
 
 
-def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame):
-    """The run's figures, saved as PNGs in its folder: (figures, their paths)."""
+def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame, importance):
+    """The run's figures, saved as PNGs in its folder: figure name -> path."""
+    from . import plots  # matplotlib: imported on the drawing thread, not at the notebook's start
+
     first, adapter = validation.first, run.adapter
     figures = {
         "learning_curve": plots.learning_curve(
@@ -314,14 +343,13 @@ def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFra
         "actual_vs_forecast": plots.actual_vs_forecast(panel, first.rows),
         "rmsle_by_horizon": plots.by_horizon(horizon),
     }
-    importance = adapter.feature_importance(first.fit.model)
     if importance is not None:
         figures["feature_importance"] = plots.feature_importance(importance)
     images = {}
     for name, fig in figures.items():
         images[name] = run.dir / f"{name}.png"
         fig.savefig(images[name], dpi=110)
-    return figures, images
+    return images
 
 
 def _show(images: dict) -> None:

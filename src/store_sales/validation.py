@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .background import Background
 from .errors import ConfigError, TrainingPathError
 from .features import Feature, build_features, feature_names, select
 from .metrics import rmsle
@@ -57,6 +58,11 @@ class Plan:
         for fold in self.folds:
             every += [fold.train_origins, [fold.val_origin]]
         return np.unique(np.concatenate(every).astype(np.int64))
+
+    def forecast_origins(self, refit: bool) -> np.ndarray:
+        """The origins whose rows `forecast_test` builds: the refit's and the test's, sorted."""
+        every = np.append(self.refit_origins, self.test_origin) if refit else [self.test_origin]
+        return np.sort(np.asarray(every, dtype=np.int64))
 
 
 def make_plan(last_train: int, n_origins: int, stride: int, n_folds: int = 1) -> Plan:
@@ -117,6 +123,8 @@ EXAMPLE_ROWS = 5
 class Validation:
     folds: list[FoldResult]  # in the order fitted: fold 1 first
     n_folds: int  # asked for; fewer ran when a sweep stopped fold 1
+    # the rows of cross_validate's `then` origins, built while the last fold trained
+    upcoming: _Rows | None = None
 
     @property
     def first(self) -> FoldResult:
@@ -176,6 +184,7 @@ def cross_validate(
     hooks: Callable[[int], Sequence[StepHook]] = lambda k: (),
     callbacks: Callable[[int], Sequence] = lambda k: (),
     timer: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
+    then: Sequence[int] | None = None,
 ) -> Validation:
     """Fit each fold on its training origins, early-stop and score on its validation origin.
 
@@ -183,14 +192,26 @@ def cross_validate(
     fold k's step hooks and the library's own callbacks;
     `timer(name)` times the feature builds and the fits ("train"). A
     fit that a hook stopped (hyperband) ends the CV: the sweep has judged the trial already.
+    While a fold trains, the next fold's rows are built in the background (background.py),
+    and after the last fold those of the origins `then` (`Plan.forecast_origins`: what
+    `forecast_test` needs), handed over in `Validation.upcoming`.
     """
     chosen = select() if features is None else list(features)
     features = feature_names(chosen)
+    queue = [np.sort(np.append(f.train_origins, f.val_origin)) for f in plan.folds]
+    if then is not None:
+        queue.append(np.sort(np.asarray(then, dtype=np.int64)))
     results = []
-    for fold in plan.folds:
-        origins = np.sort(np.append(fold.train_origins, fold.val_origin))
-        with timer("features"):
-            rows = build_features(panel, origins, zero_window, chosen)
+    pending = None
+    for i, fold in enumerate(plan.folds):
+        with timer("features"):  # what is left of the build: the wait for the background
+            if pending is None:
+                rows = build_features(panel, queue[i], zero_window, chosen)
+            else:
+                rows = pending.rows()
+            pending = (
+                _Rows(panel, queue[i + 1], zero_window, chosen) if i + 1 < len(queue) else None
+            )
             train = _train_rows(rows, fold.train_origins)
             val = rows[rows["origin"].to_numpy() == fold.val_origin]
         with timer("train"):
@@ -225,7 +246,23 @@ def cross_validate(
             print(f"fold {fold.k}: RMSLE {results[-1].rmsle:.5f} (best step {fit.best_step})")
         if fit.stopped:
             break
-    return Validation(folds=results, n_folds=len(plan.folds))
+    upcoming = pending if pending is not None and then is not None and not fit.stopped else None
+    return Validation(folds=results, n_folds=len(plan.folds), upcoming=upcoming)
+
+
+class _Rows:
+    """`build_features` of some origins, in the background; `rows()` waits for them."""
+
+    def __init__(self, panel, origins: np.ndarray, zero_window: int, chosen):
+        self.key = _rows_key(panel, origins, zero_window, chosen)
+        self._work = Background("next-rows", build_features, panel, origins, zero_window, chosen)
+
+    def rows(self) -> pd.DataFrame:
+        return self._work.result()
+
+
+def _rows_key(panel, origins, zero_window: int, chosen) -> tuple:
+    return id(panel), tuple(np.asarray(origins).tolist()), zero_window, tuple(chosen)
 
 
 @dataclass
@@ -279,9 +316,15 @@ def forecast_test(
     chosen = select() if features is None else list(features)
     features = feature_names(chosen)
     steps = validation.refit_steps if refit else validation.fit.best_step
-    origins = np.append(plan.refit_origins, plan.test_origin) if refit else [plan.test_origin]
+    origins = plan.forecast_origins(refit)
+    ready, validation.upcoming = validation.upcoming, None
     with timer("features"):
-        rows = build_features(panel, np.sort(origins), zero_window, chosen)
+        if ready is not None and ready.key == _rows_key(
+            panel, origins, zero_window, chosen
+        ):  # built while the last fold trained
+            rows = ready.rows()
+        else:
+            rows = build_features(panel, origins, zero_window, chosen)
     if refit:
         with timer("refit"):
             model = adapter.refit(_train_rows(rows, plan.refit_origins), features, steps)
