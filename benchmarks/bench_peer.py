@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from store_sales import data, datacache
 from store_sales.metrics import rmsle
 from store_sales.synth import generate, load_solution
 
@@ -64,8 +65,10 @@ def test_rmsle(data_dir: Path, submission: Path) -> tuple[float, float]:
     return rmsle(actual, sub["sales"].to_numpy()), rmsle(actual, sol["floor"].to_numpy())
 
 
-def run_exp001(data_dir: Path, out: Path, threads: int, extra: list) -> dict:
+def run_exp001(data_dir: Path, out: Path, threads: int, extra: list, cache: Path | None) -> dict:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    if cache is not None:  # --cold: an empty data cache, as on the first run on these files
+        env[datacache.CACHE_ENV] = str(cache)
     cmd = [sys.executable, "-m", "store_sales", "run", "exp001", "-q"]
     params = [("data_dir", data_dir), ("output_dir", out), ("wandb_mode", "offline")]
     if threads:
@@ -123,6 +126,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=400, help="the peer's days of history")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
+    parser.add_argument(
+        "--cold", action="store_true", help="exp001 without the data cache (a first run)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-peer-"))
@@ -130,7 +136,10 @@ def main() -> int:
     if not (data_dir / "hidden" / "solution.csv").is_file():
         generate(data_dir, seed=0)
     print(f"{os.cpu_count()} cores; load (1-min) before: {os.getloadavg()[0]:.2f}", flush=True)
-    ours = run_exp001(data_dir, work / "exp001", args.threads, args.p)
+    cache = work / "empty-cache" if args.cold else None
+    warm = not args.cold and datacache.passed(data_dir.resolve(), data.stamp(data_dir.resolve()))
+    print(f"exp001's data cache: {'warm' if warm else 'cold (parses and checks the CSVs)'}")
+    ours = run_exp001(data_dir, work / "exp001", args.threads, args.p, cache)
     print(
         f"exp001: {ours['wall']:.0f} s, {ours['threads']} thread(s); load {os.getloadavg()[0]:.2f}",
         flush=True,

@@ -296,8 +296,8 @@ def _read_checked(folder: Path, say=print) -> CompetitionData:
     (datacache) instead, with the notes their checks said."""
     if not folder.is_dir():
         raise DataError(f"data_dir {folder} does not exist. {GET_DATA}")
-    stamp = _stamp(folder)
-    cached = datacache.tables(folder, stamp, SCHEMAS) if stamp is not None else None
+    files = stamp(folder)
+    cached = datacache.tables(folder, files, SCHEMAS) if files is not None else None
     if cached is not None:
         frames, notes = cached
         for note in notes:
@@ -307,9 +307,9 @@ def _read_checked(folder: Path, say=print) -> CompetitionData:
     data = CompetitionData(**frames, source=folder)
     notes: list[str] = []
     check_consistency(data, lambda note: notes.append(note) or say(note))
-    if stamp is not None:
-        datacache.remember_passed(folder, stamp)
-        datacache.keep_tables(folder, stamp, {n: getattr(data, n) for n in SCHEMAS}, notes)
+    if files is not None:
+        datacache.remember_passed(folder, files)
+        datacache.keep_tables(folder, files, {n: getattr(data, n) for n in SCHEMAS}, notes)
     return data
 
 
@@ -325,22 +325,23 @@ def check_data(data_dir: str | Path = "") -> Path | None:
     if not data_dir and folder == synthetic_data_dir():
         if not (folder / "hidden" / "synth.json").is_file():
             return None  # the kernel generates it (resolve_data_dir), known-good
-    stamp = _stamp(folder)
-    if stamp is not None and datacache.passed(folder, stamp):
+    files = stamp(folder)
+    if files is not None and datacache.passed(folder, files):
         return folder
     _read_checked(folder, say=lambda *_: None)
     pa.default_memory_pool().release_unused()  # a CLI waits on the kernel: give 3M rows back
     return folder
 
 
-def _stamp(folder: Path) -> tuple | None:
+def stamp(folder: Path) -> tuple | None:
+    """The folder's files as the cache knows them (datacache.stamp), with this module's checks."""
     return datacache.stamp(folder, SCHEMAS, Path(__file__))
 
 
 def data_fingerprint(folder: Path) -> dict[str, dict]:
     """Size and MD5 of each input file (envinfo.fingerprint), remembered while the files keep
     their size and modification time (datacache)."""
-    return datacache.fingerprint(folder, _stamp(folder), lambda: fingerprint(folder, SCHEMAS))
+    return datacache.fingerprint(folder, stamp(folder), lambda: fingerprint(folder, SCHEMAS))
 
 
 def check_consistency(data: CompetitionData, say=print) -> None:
