@@ -29,9 +29,18 @@ class Probe:
 
     def __init__(self):
         self.threads: dict[int, set[str]] = {}
+        self.running = 0  # calls in progress
+        self.overlapped = 0  # calls that started while another was in progress
+        self._lock = threading.Lock()
 
     def __call__(self, known):
+        with self._lock:
+            self.overlapped += self.running > 0
+            self.running += 1
         self.threads.setdefault(int(known.origin), set()).add(threading.current_thread().name)
+        time.sleep(0.001)  # long enough for another thread's call to meet this one
+        with self._lock:
+            self.running -= 1
         return np.zeros(known.y.shape[0], dtype=np.float32)
 
     def feature(self) -> Feature:
@@ -64,6 +73,7 @@ def test_the_next_rows_are_built_while_a_fold_trains(panel):
     cv = cross_validate(panel, plan, adapter, ZW, features=chosen, then=then)
     assert adapter.seen == {1: {"next-rows"}, 2: {"next-rows"}}
     assert probe.threads[plan.val_origin] == {threading.main_thread().name}  # nothing to overlap
+    assert probe.overlapped == 0  # one thread at a time
 
     forecast = forecast_test(panel, plan, adapter, cv, ZW, refit=True, features=chosen)
     assert cv.upcoming is None  # handed over once
@@ -87,8 +97,10 @@ def test_a_forecast_that_needs_other_rows_builds_them(panel):
         panel, plan, LabelAdapter(), ZW, features=chosen, then=plan.forecast_origins(True)
     )
     kept = forecast_test(panel, plan, LabelAdapter(), cv, ZW, refit=False, features=chosen)
-    # the background's rows (refit and test origins) do not fit: the forecast built its own
-    assert threading.main_thread().name in probe.threads[plan.test_origin]
+    # the background's rows (refit and test origins) do not fit: waited for, then the
+    # forecast built its own, never beside them
+    assert probe.threads[plan.test_origin] == {"next-rows", threading.main_thread().name}
+    assert probe.overlapped == 0
     assert len(kept.ids) > 0 and set(kept.day) == set(
         range(plan.test_origin + 1, plan.test_origin + 17)
     )

@@ -318,12 +318,12 @@ def forecast_test(
     steps = validation.refit_steps if refit else validation.fit.best_step
     origins = plan.forecast_origins(refit)
     ready, validation.upcoming = validation.upcoming, None
+    key = _rows_key(panel, origins, zero_window, chosen)
     with timer("features"):
-        if ready is not None and ready.key == _rows_key(
-            panel, origins, zero_window, chosen
-        ):  # built while the last fold trained
-            rows = ready.rows()
-        else:
+        # built while the last fold trained; rows for other origins are waited for all the
+        # same, so no feature function ever runs on two threads at once
+        rows = ready.rows() if ready is not None else None
+        if ready is None or ready.key != key:
             rows = build_features(panel, origins, zero_window, chosen)
     if refit:
         with timer("refit"):
