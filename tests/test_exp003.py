@@ -79,6 +79,7 @@ def adapter(**kw) -> TorchMLPAdapter:
         "log_every": 0,
         "device": "cpu",
         "num_threads": 1,
+        "target_base": "",  # the tiny frame has no ewm_14
         **kw,
     }
     if params["max_epochs"] == 1:

@@ -60,7 +60,10 @@ class Preprocessing:
     ) -> Preprocessing:
         features = list(features)
         if base and base not in features:
-            raise ValueError(f"target_base={base!r} is not one of the features")
+            raise ValueError(
+                f"target_base={base!r} is not one of the features: select it "
+                f"(features='default,+{base}') or set target_base='' (learn the target itself)"
+            )
         categorical = [c for c in features if isinstance(train[c].dtype, pd.CategoricalDtype)]
         categorical += [c for c in categorical_extra if c not in categorical]
         numeric = [c for c in features if c not in categorical]

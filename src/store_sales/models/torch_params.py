@@ -38,7 +38,7 @@ class MLPFields:
     wide: bool = True  # a linear path from the numeric inputs to the output
     horizon_input: bool = True  # the horizon day h (1..16) as an embedded input
     clip_z: float = 5.0  # standardized numeric inputs are clipped at ±clip_z (0: no clip)
-    target_base: str = ""  # a numeric feature the target is learned relative to ("": none)
+    target_base: str = "ewm_14"  # learn target - this feature (the series' level); "": target
     # training
     learning_rate: float = 0.003  # peak, after warmup
     weight_decay: float = 0.0001  # AdamW's decoupled weight decay
