@@ -29,6 +29,10 @@ class BlendConfig(Checked, TrackingFields):
         spec = self.members.strip()
         if not spec:
             out.append("members is empty: name runs (folders or names, comma-separated) or best:K")
+        elif spec.startswith("best-of:"):
+            names = [t.strip() for t in spec.removeprefix("best-of:").split(",") if t.strip()]
+            if len(set(names)) < 2:
+                out.append(f"members={spec!r}: best-of: needs two templates or more")
         elif spec.startswith("best:") and not re.fullmatch(r"best:([2-9]|[1-9]\d+)", spec):
             out.append(f"members={spec!r}: best:K needs a whole K >= 2")
         return out
