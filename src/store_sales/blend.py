@@ -101,7 +101,8 @@ def _same_layout(runs: list[lb.RunRecord], top: lb.RunRecord) -> list[lb.RunReco
     return [
         r
         for r in runs
-        if r.value("n_folds") == top.value("n_folds") and r.value("data_dir") == top.value("data_dir")
+        if r.value("n_folds") == top.value("n_folds")
+        and r.value("data_dir") == top.value("data_dir")
     ]
 
 
