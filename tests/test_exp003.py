@@ -197,6 +197,16 @@ def test_target_base_must_be_a_numeric_feature(frames):
         adapter(max_epochs=1, target_base="store_nbr").fit(train, valid, FEATURES)
 
 
+def test_the_default_base_is_a_default_numeric_feature():
+    from store_sales.features import feature_names, select
+
+    cfg = Exp003Config()
+    assert cfg.target_base == "ewm_14" and not cfg.wide
+    chosen = {f.name: f for f in select("default")}
+    assert cfg.target_base in feature_names("default")
+    assert chosen[cfg.target_base].group == "level"  # a level, not a category
+
+
 def test_embedding_sizes():
     assert embedding_dim(7, 16) == 5
     assert embedding_dim(54, 16) == 15
