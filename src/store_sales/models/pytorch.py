@@ -5,9 +5,10 @@ of the package that import torch with this one: `torch_inputs` (frame -> arrays:
 sizes, standardization, missing indicators; no torch), `torch_net` (the network and batched
 prediction) and `torch_settings` (device, threads, seed, deterministic algorithms).
 
-- the target log1p(sales) is standardized with the training mean/std; loss MSE; AdamW with a
-  per-batch schedule (linear warmup then cosine decay, one-cycle or constant) laid out over
-  `max_epochs`; gradients clipped at `grad_clip`;
+- the target log1p(sales), less the `target_base` feature when one is set (the network learns
+  the difference from the series' level; `torch_inputs`), is standardized with the training
+  mean/std; loss MSE; AdamW with a per-batch schedule (linear warmup then cosine decay,
+  one-cycle or constant) laid out over `max_epochs`; gradients clipped at `grad_clip`;
 - early stopping on the validation rows with `patience` epochs, the best epoch's weights
   restored; a refit trains exactly N epochs on the same schedule (same `max_epochs` layout, so
   its epoch k has the learning rate of the fit's epoch k) and restores nothing.
