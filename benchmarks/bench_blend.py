@@ -1,7 +1,7 @@
 """Does blending help? Member runs and their blend on full-scale synthetic data, side by side:
 CV (what the blend optimises) and the hidden-test RMSLE (what it is for, never used to tune).
 
-    .venv/bin/python benchmarks/bench_blend.py [--members exp001,exp002] [--folds 2]
+    .venv/bin/python benchmarks/bench_blend.py [--members exp001,exp003] [--folds 2]
         [--data DIR] [--seed 0] [-p NAME VALUE ...]
 
 Each member runs as a user would (`store-sales run <template> -q ...`), then
@@ -41,7 +41,7 @@ def run(template: str, out: Path, params: dict) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", default="exp001,exp002")
+    parser.add_argument("--members", default="exp001,exp003")
     parser.add_argument("--folds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", help="folder with full-scale synthetic data")

@@ -65,6 +65,8 @@ def test_fold_rmsle_from_moments_is_the_metric():
         ({"method": "mean"}, "method='mean' is not one of"),
         ({"members": "best:1"}, "best:K needs a whole K >= 2"),
         ({"members": " "}, "members is empty"),
+        ({"members": "best-of:exp001"}, "best-of: needs two templates or more"),
+        ({"members": "best-of:exp001,exp001"}, "best-of: needs two templates or more"),
     ],
 )
 def test_blend_config_refuses(params, says):
@@ -146,6 +148,29 @@ def test_best_k_takes_compatible_finished_non_blend_runs(tmp_path):
     assert [r.name for r in blend.choose(cfg)] == ["b-run", "a-run"]
     with pytest.raises(UserError, match="needs at least two"):
         blend.choose(BlendConfig(members="b-run", runs_dir=str(tmp_path)))
+
+
+def test_best_of_takes_the_best_run_of_each_template_named(tmp_path):
+    _member(tmp_path, "lgb-a", cv=0.380)
+    _member(tmp_path, "lgb-b", cv=0.382)
+    _member(tmp_path, "mlp-a", cv=0.383, template="exp003")
+    _member(tmp_path, "mlp-b", cv=0.381, template="exp003")
+    _member(tmp_path, "mlp-c", cv=0.370, template="exp003", n_folds=3)  # other folds
+    _member(tmp_path, "xgb-a", cv=0.379, template="exp002")  # better, but not named
+    _member(tmp_path, "hgb-a", cv=0.390, template="exp005", n_folds=3)
+    cfg = BlendConfig(members="best-of:exp001,exp003", runs_dir=str(tmp_path))
+    # mlp-c is the best run of all, with 3 folds: the layout is its, and exp001 has none there
+    with pytest.raises(UserError, match="no finished run of exp001 with the folds and data"):
+        blend.choose(cfg)
+    (tmp_path / "mlp-c").rename(tmp_path.parent / f"{tmp_path.name}-mlp-c")  # out of the way
+    assert [r.name for r in blend.choose(cfg)] == ["lgb-a", "mlp-b"]
+    # in the order named
+    cfg = BlendConfig(members="best-of:exp003,exp002", runs_dir=str(tmp_path))
+    assert [r.name for r in blend.choose(cfg)] == ["mlp-b", "xgb-a"]
+    with pytest.raises(UserError, match="no finished run of exp005 with the folds and data"):
+        blend.choose(BlendConfig(members="best-of:exp001,exp005", runs_dir=str(tmp_path)))
+    with pytest.raises(UserError, match="no finished run of exp004, exp006 to blend"):
+        blend.choose(BlendConfig(members="best-of:exp004,exp006", runs_dir=str(tmp_path)))
 
 
 # ---- end to end: exp001 + exp002 blended, then a blend of the blend ---------------------------

@@ -79,6 +79,7 @@ def adapter(**kw) -> TorchMLPAdapter:
         "log_every": 0,
         "device": "cpu",
         "num_threads": 1,
+        "target_base": "",  # the tiny frame has no ewm_14
         **kw,
     }
     if params["max_epochs"] == 1:
@@ -159,6 +160,51 @@ def test_an_unseen_category_predicts_without_failing(frames):
     assert cat[5, 2] == 0
     pred = a.predict(model, rows, FEATURES)
     assert pred.shape == (6,) and np.isfinite(pred).all()
+
+
+def test_target_base_learns_the_difference_and_adds_it_back(frames):
+    from store_sales.models.torch_net import predict_standardized
+
+    train, valid = frames
+    a = adapter(max_epochs=2, target_base="x2")  # x2 has NaNs: they count as the target mean
+    model = a.fit(train, valid, FEATURES).model
+    prep = model.prep
+    y = train["target"].to_numpy(float)
+    x2 = train["x2"].to_numpy(float)
+    base = np.where(np.isnan(x2), y.mean(), x2)
+    assert prep.base == "x2" and prep.base_fill == pytest.approx(y.mean())
+    assert prep.target_mean == pytest.approx((y - base).mean())
+    assert prep.target_std == pytest.approx((y - base).std())
+    expected = (y - base - prep.target_mean) / prep.target_std
+    assert np.allclose(prep.target(train), expected, atol=1e-5)
+    # the prediction is the network's de-standardized output plus the base
+    x_num, x_cat = prep.numeric_inputs(valid), prep.categorical_inputs(valid)
+    net_out = predict_standardized(model.net, x_num, x_cat, "cpu").astype(float)
+    v2 = valid["x2"].to_numpy(float)
+    added = np.where(np.isnan(v2), y.mean(), v2)
+    want = net_out * prep.target_std + prep.target_mean + added
+    assert np.allclose(a.predict(model, valid, FEATURES), want, atol=1e-5)
+    # without a base nothing is added
+    plain = adapter(max_epochs=2).fit(train, valid, FEATURES).model
+    assert plain.prep.base == "" and (plain.prep.offset(valid) == 0).all()
+
+
+def test_target_base_must_be_a_numeric_feature(frames):
+    train, valid = frames
+    with pytest.raises(ValueError, match="not one of the features"):
+        adapter(max_epochs=1, target_base="x9").fit(train, valid, FEATURES)
+    with pytest.raises(ValueError, match="categorical"):
+        adapter(max_epochs=1, target_base="store_nbr").fit(train, valid, FEATURES)
+
+
+def test_the_default_base_is_a_default_numeric_feature():
+    from store_sales.features import feature_names, select
+
+    cfg = Exp003Config()
+    assert cfg.target_base == "ewm_14" and not cfg.wide
+    chosen = {f.name: f for f in select("default")}
+    assert cfg.target_base in feature_names("default")
+    assert chosen[cfg.target_base].group == "level"  # a level, not a category
 
 
 def test_embedding_sizes():

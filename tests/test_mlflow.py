@@ -296,7 +296,7 @@ def _adapter(model: str):
 
     small = Exp003Config(
         hidden_sizes="8", batch_size=64, max_epochs=1, warmup_epochs=0.5, log_every=0,
-        device="cpu", num_threads=1,
+        device="cpu", num_threads=1, target_base="",
     )  # fmt: skip
     return TorchMLPAdapter(small, verbose=False)
 

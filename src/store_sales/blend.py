@@ -35,6 +35,7 @@ from .tracker_registry import recorded
 from .trackers import RunInfo
 
 KEYS = ["fold", "date", "store_nbr", "family"]  # one validated row
+BEST_OF = "best-of:"  # members="best-of:exp001,exp003": the best run of each template
 
 
 @dataclass
@@ -82,30 +83,60 @@ def _root(cfg) -> Path:
     return Path(cfg.runs_dir).expanduser() if cfg.runs_dir else outputs_root()
 
 
-def choose(cfg) -> list[lb.RunRecord]:
-    """`members`: run folders or names, comma-separated; or `best:K`, the K best finished runs
-    by `metric` that share the best one's folds and data (earlier blends left out)."""
-    spec = cfg.members.strip()
+def _finished(cfg, spec: str) -> list[lb.RunRecord]:
+    """Finished non-blend runs under the runs folder that have `metric`, best first."""
     root = _root(cfg)
-    if spec.startswith("best:"):
-        k = int(spec.removeprefix("best:"))
-        finished = [
-            r
-            for r in lb.scan(root)
-            if r.status == "finished" and r.template != "blend" and r.value(cfg.metric) is not None
-        ]
-        if not finished:
-            raise UserError(f"members={spec!r}: no finished run under {root} to blend")
-        ranked = lb.ranked(finished, cfg.metric)
-        top = ranked[0]
-        same = [
-            r
-            for r in ranked
-            if r.value("n_folds") == top.value("n_folds")
-            and r.value("data_dir") == top.value("data_dir")
-        ]
-        chosen = same[:k]
+    finished = [
+        r
+        for r in lb.scan(root)
+        if r.status == "finished" and r.template != "blend" and r.value(cfg.metric) is not None
+    ]
+    if not finished:
+        raise UserError(f"members={spec!r}: no finished run under {root} to blend")
+    return lb.ranked(finished, cfg.metric)
+
+
+def _same_layout(runs: list[lb.RunRecord], top: lb.RunRecord) -> list[lb.RunRecord]:
+    """The runs made with `top`'s folds and data (the only ones a blend can use with it)."""
+    return [
+        r
+        for r in runs
+        if r.value("n_folds") == top.value("n_folds")
+        and r.value("data_dir") == top.value("data_dir")
+    ]
+
+
+def _best_of(cfg, spec: str) -> list[lb.RunRecord]:
+    """`best-of:exp001,exp003`: the best run of each named template, with the folds and data of
+    the best among them."""
+    wanted = [t.strip() for t in spec.removeprefix(BEST_OF).split(",") if t.strip()]
+    ranked = [r for r in _finished(cfg, spec) if r.template in wanted]
+    if not ranked:
+        raise UserError(f"members={spec!r}: no finished run of {', '.join(wanted)} to blend")
+    chosen: dict[str, lb.RunRecord] = {}
+    for r in _same_layout(ranked, ranked[0]):
+        chosen.setdefault(r.template, r)
+    missing = [t for t in wanted if t not in chosen]
+    if missing:
+        raise UserError(
+            f"members={spec!r}: no finished run of {', '.join(missing)} with the folds and data "
+            f"of {ranked[0].name} (run it with the same n_folds and data_dir)"
+        )
+    return [chosen[t] for t in wanted]
+
+
+def choose(cfg) -> list[lb.RunRecord]:
+    """`members`: run folders or names, comma-separated; `best:K`, the K best finished runs by
+    `metric` that share the best one's folds and data (earlier blends left out); or
+    `best-of:T1,T2`, the best such run of each template named."""
+    spec = cfg.members.strip()
+    if spec.startswith(BEST_OF):
+        chosen = _best_of(cfg, spec)
+    elif spec.startswith("best:"):
+        ranked = _finished(cfg, spec)
+        chosen = _same_layout(ranked, ranked[0])[: int(spec.removeprefix("best:"))]
     else:
+        root = _root(cfg)
         chosen = [lb.resolve(ref.strip(), root) for ref in spec.split(",") if ref.strip()]
     names = [r.name for r in chosen]
     if len(set(names)) != len(names):

@@ -5,9 +5,10 @@ of the package that import torch with this one: `torch_inputs` (frame -> arrays:
 sizes, standardization, missing indicators; no torch), `torch_net` (the network and batched
 prediction) and `torch_settings` (device, threads, seed, deterministic algorithms).
 
-- the target log1p(sales) is standardized with the training mean/std; loss MSE; AdamW with a
-  per-batch schedule (linear warmup then cosine decay, one-cycle or constant) laid out over
-  `max_epochs`; gradients clipped at `grad_clip`;
+- the target log1p(sales), less the `target_base` feature when one is set (the network learns
+  the difference from the series' level; `torch_inputs`), is standardized with the training
+  mean/std; loss MSE; AdamW with a per-batch schedule (linear warmup then cosine decay,
+  one-cycle or constant) laid out over `max_epochs`; gradients clipped at `grad_clip`;
 - early stopping on the validation rows with `patience` epochs, the best epoch's weights
   restored; a refit trains exactly N epochs on the same schedule (same `max_epochs` layout, so
   its epoch k has the learning rate of the fit's epoch k) and restores nothing.
@@ -69,7 +70,7 @@ class _Run:
     prep: Preprocessing
     net: TabularMLP
     train: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # numeric, categorical, target
-    valid: tuple | None  # (numeric, categorical, target) arrays of the validation rows
+    valid: tuple | None  # (numeric, categorical, target, offset) arrays of the validation rows
     n_batches: int
     optimizer: torch.optim.Optimizer
     scheduler: object
@@ -121,7 +122,7 @@ class TorchMLPAdapter(ModelAdapter):
         threads = self._governor.threads if self._governor else self.params.num_threads
         with TorchSettings(threads, None, model.device):
             out = predict_standardized(model.net, x_num, x_cat, model.device)
-        return out.astype(np.float64) * model.prep.target_std + model.prep.target_mean
+        return model.prep.log1p_sales(out, rows)
 
     def steps(self, model: TorchModel) -> int:
         return model.epochs
@@ -238,7 +239,9 @@ class TorchMLPAdapter(ModelAdapter):
         extra = ["dow"] if "dow" in features else []
         if self.params.horizon_input:
             extra.append("h")
-        prep = Preprocessing.learn(train, features, extra, self.params.clip_z)
+        prep = Preprocessing.learn(
+            train, features, extra, self.params.clip_z, self.params.target_base
+        )
         cardinalities = prep.cardinalities
         net_cfg = NetConfig(
             n_numeric=prep.n_numeric_inputs,
@@ -253,7 +256,11 @@ class TorchMLPAdapter(ModelAdapter):
         arrays = (*inputs(prep, train), prep.target(train))
         tensors = tuple(torch.from_numpy(a).to(device) for a in arrays)
         if valid is not None:
-            valid = (*inputs(prep, valid), valid["target"].to_numpy(dtype=np.float64))
+            valid = (
+                *inputs(prep, valid),
+                valid["target"].to_numpy(dtype=np.float64),
+                prep.offset(valid),
+            )
         n_batches = max(1, math.ceil(len(train) / self.params.batch_size))
         optimizer = torch.optim.AdamW(
             net.parameters(), lr=self.params.learning_rate, weight_decay=self.params.weight_decay
@@ -320,10 +327,10 @@ class TorchMLPAdapter(ModelAdapter):
     def _validate(self, run: _Run, fold, epoch, values, hooks, curves, best):
         """Score the epoch on the validation rows, tell the hooks, keep the best epoch; returns
         (best, the stop's info or None, whether training ends here)."""
-        v_num, v_cat, v_target = run.valid
+        v_num, v_cat, v_target, v_offset = run.valid
         prep = run.prep
         pred = predict_standardized(run.net, v_num, v_cat, run.device)
-        pred = pred * prep.target_std + prep.target_mean
+        pred = pred * prep.target_std + prep.target_mean + v_offset
         values["val_rmse"] = float(np.sqrt(np.mean(np.square(pred - v_target))))
         try:
             call_hooks(hooks, StepEvent(fold, epoch, values))

@@ -11,7 +11,10 @@ with the state learned from the training rows only (no torch here: the arrays be
 - numeric features are standardized with means and standard deviations of the training rows
   only, clipped at ±`clip_z`, and missing values become 0 (the mean) plus a 0/1 indicator for
   every column that has missing values in training;
-- the target log1p(sales) is standardized with the training mean/std.
+- the target log1p(sales) is standardized with the training mean/std; with a `base` (a numeric
+  feature such as `ewm_14`, the series' recent level) the network learns the standardized
+  difference target - base instead, and the base is added back to its output (a missing base
+  counts as the training target's mean).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Preprocessing:
     clip_z: float
     target_mean: float
     target_std: float
+    base: str = ""  # a numeric feature the target is learned relative to ("" -> none)
+    base_fill: float = 0.0  # the base where it is missing: the training target's mean
 
     @classmethod
     def learn(
@@ -51,8 +56,14 @@ class Preprocessing:
         features: Sequence[str],
         categorical_extra: Sequence[str],
         clip_z: float,
+        base: str = "",
     ) -> Preprocessing:
         features = list(features)
+        if base and base not in features:
+            raise ValueError(
+                f"target_base={base!r} is not one of the features: select it "
+                f"(features='default,+{base}') or set target_base='' (learn the target itself)"
+            )
         categorical = [c for c in features if isinstance(train[c].dtype, pd.CategoricalDtype)]
         categorical += [c for c in categorical_extra if c not in categorical]
         numeric = [c for c in features if c not in categorical]
@@ -68,6 +79,11 @@ class Preprocessing:
             std.append(sd if sd > 1e-12 else 1.0)
         vocab = {col: _seen_values(train[col]) for col in categorical}
         target = train["target"].to_numpy(dtype=np.float64)
+        fill = float(target.mean())
+        if base:
+            if base in categorical:
+                raise ValueError(f"target_base={base!r} is categorical: give a numeric feature")
+            target = target - _filled(train[base], fill)
         sd = float(target.std())
         return cls(
             numeric=numeric,
@@ -79,6 +95,8 @@ class Preprocessing:
             clip_z=float(clip_z),
             target_mean=float(target.mean()),
             target_std=sd if sd > 1e-12 else 1.0,
+            base=base,
+            base_fill=fill if base else 0.0,
         )
 
     @property
@@ -126,9 +144,25 @@ class Preprocessing:
                 out[:, j] = known.get_indexer(column.to_numpy()) + 1
         return out
 
+    def offset(self, rows: pd.DataFrame) -> np.ndarray:
+        """(n,) float64: what the network's de-standardized output is added to (0: no base)."""
+        if not self.base:
+            return np.zeros(len(rows), dtype=np.float64)
+        return _filled(rows[self.base], self.base_fill)
+
     def target(self, rows: pd.DataFrame) -> np.ndarray:
-        y = rows["target"].to_numpy(dtype=np.float32)
+        y = rows["target"].to_numpy(dtype=np.float64) - self.offset(rows)
         return ((y - self.target_mean) / self.target_std).astype(np.float32)
+
+    def log1p_sales(self, standardized: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+        """The network's output for `rows` as log1p(sales), float64."""
+        out = np.asarray(standardized, dtype=np.float64) * self.target_std + self.target_mean
+        return out + self.offset(rows)
+
+
+def _filled(column: pd.Series, fill: float) -> np.ndarray:
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isfinite(values), values, fill)
 
 
 def _seen_values(column: pd.Series) -> list:

@@ -1,7 +1,8 @@
 """The tabular MLP with entity embeddings, the network a Kaggle competitor reaches for next to
 a GBDT on this problem: [Linear → LayerNorm → SiLU (→ Dropout)] per hidden layer, then one
-output, plus a linear "wide" path from the numeric inputs straight to the output (most of a
-series' next level is a linear mix of its trailing means; the deep part learns the rest).
+output, and optionally (`wide`) a linear path from the numeric inputs straight to the output:
+useful when the network predicts the whole level (mostly a linear mix of trailing means), not
+when it predicts the difference from one (`target_base`, exp003's default), where it is off.
 """
 
 from __future__ import annotations

@@ -35,9 +35,10 @@ class MLPFields:
     hidden_sizes: str = "256,128"  # widths of the hidden layers, comma-separated
     emb_max_dim: int = 16  # embedding size ceil(1.6 * n_values ** 0.56), capped here
     dropout: float = 0.0  # measured: any dropout lowered the validation score
-    wide: bool = True  # a linear path from the numeric inputs to the output
+    wide: bool = False  # a linear path from the numeric inputs to the output (measured: off)
     horizon_input: bool = True  # the horizon day h (1..16) as an embedded input
     clip_z: float = 5.0  # standardized numeric inputs are clipped at ±clip_z (0: no clip)
+    target_base: str = "ewm_14"  # learn target - this feature (the series' level); "": target
     # training
     learning_rate: float = 0.003  # peak, after warmup
     weight_decay: float = 0.0001  # AdamW's decoupled weight decay
