@@ -143,7 +143,7 @@ class XGBoostAdapter(ModelAdapter):
         self.log_period = log_period
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
         self._device: str | None = None  # resolved (auto -> cuda or cpu) at the first fit
-        self._bins: tuple[xgb.DMatrix, dict] | None = None  # fold 1's matrix, for the refit
+        self._bins: tuple[xgb.DMatrix, dict] | None = None  # fold 1's cuts, for the refit
 
     def _params(self, threads: int) -> dict:
         """The training parameters: this stage's threads, the device resolved once."""
@@ -185,8 +185,10 @@ class XGBoostAdapter(ModelAdapter):
         threads = self._threads(f"fit_{fold}")
         dtrain = self._matrix(train, features)
         dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
-        if fold == 1:  # the refit bins its rows (16 days later) with fold 1's cuts
-            self._bins = dtrain, _categories(train, features)
+        if fold == 1:  # the refit bins its rows (16 days later) with fold 1's cuts: kept in a
+            # one-row matrix that shares them, so fold 1's matrix is freed after the fit
+            cuts = self._matrix(train.head(1), features, ref=dtrain)
+            self._bins = cuts, _categories(train, features)
         evals: dict = {}
         hook = XGBoostStepHooks(hooks, fold)
         monitor = (
@@ -219,15 +221,14 @@ class XGBoostAdapter(ModelAdapter):
     def refit(self, train, features, steps):
         features = list(features)
         threads = self._threads("refit")
-        # fold 1's cuts (its quantized matrix): no second sketch of the data, and the validated
-        # model's split points mean the same values. Measured on full-scale data: see
-        # docs/templates.md (exp002). Other features or categories: cuts of its own.
+        # fold 1's cuts: no second sketch of the data, and the validated model's split points
+        # mean the same values. Measured on full-scale data: see docs/templates.md (exp002).
+        # Other features or categories: cuts of its own.
         bins, self._bins = self._bins, None
         ref = None
         if bins is not None and bins[0].feature_names == features:
             ref = bins[0] if bins[1] == _categories(train, features) else None
         dtrain = self._matrix(train, features, ref=ref)
-        del bins, ref  # fold 1's matrix is freed before the boosting rounds
         model = self.train(self._params(threads), dtrain, int(steps), [])
         return _remember_categories(model, train, features)
 
