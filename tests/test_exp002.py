@@ -3,7 +3,9 @@ end to end through papermill (what it writes, and what W&B records)."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import nbformat
@@ -142,6 +144,88 @@ def test_a_hook_stop_after_the_best_round_keeps_the_best(train, valid):
     assert len(result.curves["val_rmse"]) == stop_at
     assert result.best_step == free.best_step
     assert result.curves["val_rmse"] == free.curves["val_rmse"][:stop_at]
+
+
+# ---- the refit's bins --------------------------------------------------------------------------
+
+
+def _recording(adapter: XGBoostAdapter) -> list:
+    """The training matrix of each fit the adapter runs, in order."""
+    matrices: list = []
+    own_train = adapter.train
+    adapter.train = lambda params, dtrain, *a, **k: (
+        matrices.append(dtrain) or own_train(params, dtrain, *a, **k)
+    )
+    return matrices
+
+
+def _cuts(matrix) -> list[np.ndarray]:
+    return [np.asarray(part) for part in matrix.get_quantile_cut()]
+
+
+def _later(train: pd.DataFrame) -> pd.DataFrame:
+    """The refit's rows: other rows, whose own cuts would differ from fold 1's."""
+    return _frame(3000, 9).assign(x1=lambda f: f["x1"] * np.float32(2) + np.float32(1))
+
+
+def test_the_refit_bins_its_rows_with_fold_1s_cuts_once(train, valid):
+    adapter = _adapter(max_bin=16)
+    matrices = _recording(adapter)
+    adapter.fit(train, valid, FEATURES, fold=1)
+    model = adapter.refit(_later(train), FEATURES, 3)
+    assert model.num_boosted_rounds() == 3
+    fold_1, refit = _cuts(matrices[0]), _cuts(matrices[1])
+    assert all(np.array_equal(a, b) for a, b in zip(fold_1, refit, strict=True))
+    # once only: a second refit sketches its own rows, whose cuts differ
+    adapter.refit(_later(train), FEATURES, 3)
+    own = _cuts(matrices[2])
+    assert not all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(fold_1, own, strict=True)
+    )
+
+
+def test_fold_1s_matrix_is_freed_after_its_fit_its_cuts_kept(train, valid):
+    adapter = _adapter(max_bin=16)
+    fold_1: list = []
+    own_train = adapter.train
+    adapter.train = lambda params, dtrain, *a, **k: (
+        fold_1.append((weakref.ref(dtrain), _cuts(dtrain))) or own_train(params, dtrain, *a, **k)
+    )
+    result = adapter.fit(train, valid, FEATURES, fold=1)
+    gc.collect()
+    alive, cuts = fold_1[0]
+    assert alive() is None  # not held until the refit (a full-scale matrix: ~100 MB)
+    matrices = _recording(adapter)
+    adapter.refit(_later(train), FEATURES, 3)
+    refit = _cuts(matrices[0])
+    assert all(np.array_equal(a, b) for a, b in zip(cuts, refit, strict=True))
+    assert result.model.num_boosted_rounds() > 0
+
+
+def test_the_refit_sketches_its_own_cuts_after_another_fold_or_other_categories(train, valid):
+    adapter = _adapter(max_bin=16)
+    matrices = _recording(adapter)
+    adapter.fit(train, valid, FEATURES, fold=2)  # not fold 1: nothing kept
+    adapter.refit(_later(train), FEATURES, 3)
+    assert matrices[1].ref is None
+    adapter.fit(train, valid, FEATURES, fold=1)
+    other = _later(train).assign(shop=lambda f: f["shop"].cat.reorder_categories(SHOPS[::-1]))
+    adapter.refit(other, FEATURES, 3)  # other category codes: fold 1's cuts would mislabel
+    assert matrices[3].ref is None
+    adapter.fit(train, valid, FEATURES, fold=1)
+    adapter.refit(_later(train), FEATURES, 3)
+    assert matrices[5].ref is not None
+
+
+def test_a_refit_on_fold_1s_own_rows_is_the_same_model_with_shared_cuts(train, valid):
+    shared = _adapter()
+    shared.fit(train, valid, FEATURES, fold=1)
+    own = _adapter()
+    own.fit(train, valid, FEATURES, fold=2)
+    a, b = shared.refit(train, FEATURES, 20), own.refit(train, FEATURES, 20)
+    np.testing.assert_array_equal(
+        shared.predict(a, valid, FEATURES), own.predict(b, valid, FEATURES)
+    )
 
 
 # ---- save / load, importance -----------------------------------------------------------------

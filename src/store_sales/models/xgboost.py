@@ -88,15 +88,20 @@ CATEGORIES_ATTR = "store_sales_categories"
 _NOT_SETTINGS = frozenset({"nthread", "n_jobs", "num_trees", "base_score"})
 
 
-def _remember_categories(model: xgb.Booster, frame: pd.DataFrame, features) -> xgb.Booster:
-    """The training categories of each categorical column, kept in the model (and its file).
-    XGBoost 3.2 matches known categories by name at predict time, but raises on a category it
-    never saw (a new store); `_recode` makes those missing values, as LightGBM treats them."""
-    cats = {
+def _categories(frame: pd.DataFrame, features) -> dict[str, list]:
+    """The categories of each categorical column, in order."""
+    return {
         c: frame[c].cat.categories.tolist()
         for c in features
         if isinstance(frame[c].dtype, pd.CategoricalDtype)
     }
+
+
+def _remember_categories(model: xgb.Booster, frame: pd.DataFrame, features) -> xgb.Booster:
+    """The training categories of each categorical column, kept in the model (and its file).
+    XGBoost 3.2 matches known categories by name at predict time, but raises on a category it
+    never saw (a new store); `_recode` makes those missing values, as LightGBM treats them."""
+    cats = _categories(frame, features)
     model.set_attr(**{CATEGORIES_ATTR: json.dumps(cats, default=str)})
     return model
 
@@ -138,6 +143,7 @@ class XGBoostAdapter(ModelAdapter):
         self.log_period = log_period
         self._nthread = int(self.params.get("nthread", 0)) or -1  # predict's: last fit's
         self._device: str | None = None  # resolved (auto -> cuda or cpu) at the first fit
+        self._bins: tuple[xgb.DMatrix, dict] | None = None  # fold 1's cuts, for the refit
 
     def _params(self, threads: int) -> dict:
         """The training parameters: this stage's threads, the device resolved once."""
@@ -179,6 +185,10 @@ class XGBoostAdapter(ModelAdapter):
         threads = self._threads(f"fit_{fold}")
         dtrain = self._matrix(train, features)
         dvalid = self._matrix(valid, features, ref=dtrain)  # the training bins
+        if fold == 1:  # the refit bins its rows (16 days later) with fold 1's cuts: kept in a
+            # one-row matrix that shares them, so fold 1's matrix is freed after the fit
+            cuts = self._matrix(train.head(1), features, ref=dtrain)
+            self._bins = cuts, _categories(train, features)
         evals: dict = {}
         hook = XGBoostStepHooks(hooks, fold)
         monitor = (
@@ -209,8 +219,17 @@ class XGBoostAdapter(ModelAdapter):
         )
 
     def refit(self, train, features, steps):
+        features = list(features)
         threads = self._threads("refit")
-        model = self.train(self._params(threads), self._matrix(train, features), int(steps), [])
+        # fold 1's cuts: no second sketch of the data, and the validated model's split points
+        # mean the same values. Measured on full-scale data: see docs/templates.md (exp002).
+        # Other features or categories: cuts of its own.
+        bins, self._bins = self._bins, None
+        ref = None
+        if bins is not None and bins[0].feature_names == features:
+            ref = bins[0] if bins[1] == _categories(train, features) else None
+        dtrain = self._matrix(train, features, ref=ref)
+        model = self.train(self._params(threads), dtrain, int(steps), [])
         return _remember_categories(model, train, features)
 
     def predict(self, model, rows, features) -> np.ndarray:
