@@ -117,3 +117,12 @@ def test_a_broken_cache_entry_is_ignored(data_copy, reads):
     again = _read_checked(data_copy)
     assert len(reads) == 2 * len(SCHEMAS)
     assert len(again.train) > 0
+
+
+def test_kept_tables_count_as_passed_when_the_memo_forgot(data_copy, reads):
+    _read_checked(data_copy)
+    (datacache.cache_dir() / "data_checks.json").write_text("{}")  # another version wrote it
+    datacache._PASSED.clear()
+    assert datacache.passed(data_copy, data.stamp(data_copy))
+    assert data.check_data(data_copy) == data_copy
+    assert len(reads) == len(SCHEMAS)

@@ -1,10 +1,12 @@
 """Work done on a thread of its own while a model trains.
 
 LightGBM, XGBoost, CatBoost and PyTorch train in native code with Python's GIL released, so
-Python work started just before a fit (the next rows' features, the report's figures) runs
-beside it at no wall time when the fit leaves a core free (one thread on two cores), and at
-about its CPU cost otherwise. Such work must only read what the fit does not change and print
-nothing; what it raises is raised again by `result()`, in the caller's thread.
+Python work started just before a fit (the next rows' features) runs beside it: at little
+wall time when the fit leaves a core free (one thread on two cores), at about its CPU cost
+otherwise. Not everything gains: the report's figures drawn beside the refit slowed the refit
+by about what they saved (measured, docs/speed.md), so they are drawn after it. Such work
+must only read what the fit does not change and print nothing; what it raises is raised
+again by `result()`, in the caller's thread.
 """
 
 from __future__ import annotations

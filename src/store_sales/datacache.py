@@ -53,15 +53,19 @@ def _same(stamp_a, stamp_b) -> bool:
 
 
 def passed(folder: Path, stamp_: tuple) -> bool:
-    """Did `folder` pass the checks with these very files (in this process or an earlier one)?"""
+    """Did `folder` pass the checks with these very files (in this process or an earlier one;
+    kept tables of them passed too)?"""
     if _PASSED.get(folder) == stamp_:
         return True
     root = cache_dir()
     try:
         seen = json.loads((root / _PASSED_FILE).read_text()) if root is not None else {}
     except (OSError, ValueError):
-        return False
-    return _same(seen.get(str(folder)), stamp_)
+        seen = {}
+    if _same(seen.get(str(folder)), stamp_):
+        return True
+    meta = _meta(_entry(folder), stamp_)
+    return meta is not None and bool(meta.get("tables"))
 
 
 def remember_passed(folder: Path, stamp_: tuple) -> None:

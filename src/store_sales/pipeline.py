@@ -20,7 +20,6 @@ import pandas as pd
 from . import metrics as m
 from . import predictions, progress, results
 from . import summary as summaries
-from .background import Background
 from .codeinfo import executed_cells
 from .data import CompetitionData, DataError, data_fingerprint, load_data
 from .envinfo import environment
@@ -162,28 +161,11 @@ def validate(run: Run, panel: Panel) -> Validation:
     if len(validation.folds) > 1:
         scores = validation.scores
         print(f"CV RMSLE {scores.mean():.5f} ± {scores.std():.5f} over {len(scores)} folds")
-    run.drawing = Drawing(run, panel, validation)  # while the refit trains
     return validation
 
 
-class Drawing:
-    """The validation's out-of-fold frame and figures (PNGs in the run folder), made in the
-    background (background.py) while `forecast` refits: the report's slowest part
-    (matplotlib's import, drawing and saving four figures, ~1.5 s at full scale). It touches
-    no tracker, metrics or adapter: the feature importance is read here, first, and `report`
-    does the rest in the notebook's thread."""
-
-    def __init__(self, run: Run, panel: Panel, validation: Validation):
-        self.validation = validation
-        importance = run.adapter.feature_importance(validation.fit.model)
-        self._work = Background("report-figures", _draw, run, panel, validation, importance)
-
-    def result(self) -> tuple[pd.DataFrame, dict]:
-        """(oof frame, figure name -> PNG path), once drawn."""
-        return self._work.result()
-
-
 def _draw(run: Run, panel: Panel, validation: Validation, importance):
+    """(the out-of-fold frame, figure name -> PNG path)."""
     oof = predictions.oof_frame(panel, validation)
     return oof, _figures(run, panel, validation, m.by_horizon(oof), importance)
 
@@ -254,10 +236,7 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
     (run.dir / "features.txt").write_text("\n".join(features) + "\n")
 
-    drawing = getattr(run, "drawing", None)
-    if drawing is None or drawing.validation is not validation:  # a validation made elsewhere
-        drawing = Drawing(run, panel, validation)
-    oof, images = drawing.result()
+    oof, images = _draw(run, panel, validation, adapter.feature_importance(fit.model))
     results.prediction_files(run, oof, None)  # test_pred.parquet: written by forecast
     results.horizon_scores(run, oof)
     scores = results.fold_scores(run, validation.scores)
@@ -331,7 +310,7 @@ def summary(run: Run) -> summaries.Summary:
 
 def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame, importance):
     """The run's figures, saved as PNGs in its folder: figure name -> path."""
-    from . import plots  # matplotlib: imported on the drawing thread, not at the notebook's start
+    from . import plots  # matplotlib: imported when the report draws, not at the first cell
 
     first, adapter = validation.first, run.adapter
     figures = {
