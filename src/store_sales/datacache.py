@@ -155,8 +155,8 @@ def _drop_oldest(parent: Path) -> None:
 def fingerprint(folder: Path, stamp_: tuple | None, compute: Callable[[], dict]) -> dict:
     """`compute()` (the files' sizes and MD5s), remembered with the folder's tables: hashing
     120 MB again for files whose size and modification time did not change finds nothing new."""
-    entry = _entry(folder) if stamp_ is not None else None
-    meta = _meta(entry, stamp_) if stamp_ is not None else None
+    entry = _entry(folder)
+    meta = _meta(entry, stamp_)  # None for no stamp: no entry was made from these files
     if meta is not None and meta.get("fingerprint"):
         return meta["fingerprint"]
     files = compute()

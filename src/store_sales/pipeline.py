@@ -164,12 +164,6 @@ def validate(run: Run, panel: Panel) -> Validation:
     return validation
 
 
-def _draw(run: Run, panel: Panel, validation: Validation, importance):
-    """(the out-of-fold frame, figure name -> PNG path)."""
-    oof = predictions.oof_frame(panel, validation)
-    return oof, _figures(run, panel, validation, m.by_horizon(oof), importance)
-
-
 def forecast(run: Run, data: CompetitionData, panel: Panel, validation: Validation) -> Forecast:
     """Refit (or reuse fold 1's model), forecast the test, write submission.csv and
     test_pred.parquet."""
@@ -236,9 +230,9 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
         adapter.save(fit.model, run.dir / f"{stem}_validation{dot}{suffix}")
     (run.dir / "features.txt").write_text("\n".join(features) + "\n")
 
-    oof, images = _draw(run, panel, validation, adapter.feature_importance(fit.model))
+    oof = predictions.oof_frame(panel, validation)
     results.prediction_files(run, oof, None)  # test_pred.parquet: written by forecast
-    results.horizon_scores(run, oof)
+    horizon = results.horizon_scores(run, oof)
     scores = results.fold_scores(run, validation.scores)
     worst, per_family = m.validation_tables(panel, first.rows)
     worst.to_csv(run.dir / "val_worst_series.csv", index=False)
@@ -257,6 +251,8 @@ def report(run: Run, panel: Panel, validation: Validation, forecast: Forecast) -
     )
     if fit.stopped:
         run.metrics["stopped"] = fit.stopped
+
+    images = _figures(run, panel, validation, horizon)
 
     best = fit.best_step
     scalars = {
@@ -308,7 +304,7 @@ def summary(run: Run) -> summaries.Summary:
     return summaries.Summary.of(run.dir, run.metrics)
 
 
-def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame, importance):
+def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFrame):
     """The run's figures, saved as PNGs in its folder: figure name -> path."""
     from . import plots  # matplotlib: imported when the report draws, not at the first cell
 
@@ -322,6 +318,7 @@ def _figures(run: Run, panel: Panel, validation: Validation, horizon: pd.DataFra
         "actual_vs_forecast": plots.actual_vs_forecast(panel, first.rows),
         "rmsle_by_horizon": plots.by_horizon(horizon),
     }
+    importance = adapter.feature_importance(first.fit.model)
     if importance is not None:
         figures["feature_importance"] = plots.feature_importance(importance)
     images = {}

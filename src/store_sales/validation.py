@@ -246,7 +246,7 @@ def cross_validate(
             print(f"fold {fold.k}: RMSLE {results[-1].rmsle:.5f} (best step {fit.best_step})")
         if fit.stopped:
             break
-    upcoming = pending if pending is not None and then is not None and not fit.stopped else None
+    upcoming = None if fit.stopped else pending  # after the last fold: `then`'s rows, if any
     return Validation(folds=results, n_folds=len(plan.folds), upcoming=upcoming)
 
 
