@@ -280,6 +280,12 @@ def test_a_forks_edits_are_what_runs_and_what_is_recorded(exp901, small_data_dir
         "features": "default,+mean_my_window",
         "wandb_mode": "offline",
     }
+    # a cell of its own logs to the tracker right after the load, while the tracker's run
+    # is still opening beside fold 1's rows (trackers.Opening): the call waits for it
+    nb = nbformat.read(str(exp901), as_version=4)
+    (load,) = [c for c in nb.cells if c.source.startswith("data, panel = pipeline.load(run)")]
+    load.source += '\nrun.tracker.log({"data/train_rows": float(len(data.train))})'
+    nbformat.write(nb, str(exp901))
     runs = {}
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     for window, tracker in ((14, "wandb"), (56, "mlflow")):
@@ -291,13 +297,16 @@ def test_a_forks_edits_are_what_runs_and_what_is_recorded(exp901, small_data_dir
     import mlflow
 
     run_id = json.loads((b / "metrics.json").read_text())["mlflow"]["run_id"]
-    assert mlflow.MlflowClient(mlflow_uri).get_run(run_id).data.params["my_window"] == "56"
+    logged = mlflow.MlflowClient(mlflow_uri).get_run(run_id).data
+    assert logged.params["my_window"] == "56" and logged.metrics["data/train_rows"] > 0
     # recorded: config.json, the W&B config
     assert json.loads((a / "config.json").read_text())["my_window"] == 14
     config = {}
     for run in by_type(leet_records(a), "run"):
         config.update(run["config"]["update"])
     assert config["my_window"] == 14
+    history = [r["item"] for r in by_type(leet_records(a), "history")]
+    assert any("data/train_rows" in item for item in history)
     # the submitted model is the validated one: tweedie both
     assert "objective=tweedie" in (a / "model.txt").read_text()
     assert "objective=tweedie" in (a / "model_validation.txt").read_text()

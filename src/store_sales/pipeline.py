@@ -1,7 +1,7 @@
 """What every template notebook runs, in order, whatever its model and tracker:
 
 run = pipeline.start(cfg, adapter=Model(cfg))  # features, run folder, tracker login
-data, panel = pipeline.load(run)                # checked data; the tracker's run starts
+data, panel = pipeline.load(run)                # checked data; the tracker's run opens
 cv = pipeline.validate(run, panel)              # time-series CV folds, early stopping
 forecast = pipeline.forecast(run, data, panel, cv)   # refit, submission, test_pred
 pipeline.report(run, panel, cv, forecast)       # metrics, predictions, plots, artifacts
@@ -30,7 +30,7 @@ from .jsonio import to_jsonable
 from .models.base import ModelAdapter
 from .run import Run
 from .rundir import copy_submission_for_kaggle
-from .trackers import RunInfo
+from .trackers import Opening, RunInfo
 from .validation import Forecast, Validation, cross_validate, forecast_test, make_plan
 
 SKIPPED = "skipped-sweep-trial"  # metrics.json's `refit` for a sweep trial
@@ -54,7 +54,8 @@ def scheme_tag(n_folds: int) -> str:
 
 
 def load(run: Run) -> tuple[CompetitionData, Panel]:
-    """Read and check the data, then open the tracker's run with config and data fingerprint.
+    """Read and check the data, then open the tracker's run with config and data fingerprint
+    (on a thread of its own: `trackers.Opening`).
 
     Bad data (a DataError) opens no tracker run: the run ends here, failed, and its
     metrics.json (status, the error's one line) is the record of it."""
@@ -71,7 +72,9 @@ def load(run: Run) -> tuple[CompetitionData, Panel]:
         raise
     with run.phase("fingerprint"):
         files = data_fingerprint(data.source)
-    run.tracker.start(_run_info(run, data, files))
+    # the tracker's run opens on a thread of its own while fold 1's rows are built: its first
+    # use (fold 1's callbacks, or a notebook's own call) waits for it (trackers.Opening)
+    run.tracker = Opening(run.tracker, _run_info(run, data, files))
     run.metrics["data"] = "synthetic" if data.synthetic else "real"
     run.data, run.panel = data, panel  # the objects a notebook's globals name: audited
     return data, panel
@@ -141,7 +144,7 @@ def validate(run: Run, panel: Panel) -> Validation:
             cfg.zero_window,
             features=run.features,
             hooks=lambda k: hooks,
-            callbacks=lambda k: run.tracker.library_callbacks(run.adapter, k),
+            callbacks=lambda k: run.tracker_opened().library_callbacks(run.adapter, k),
             timer=run.phase,
             # the forecast's rows, built while the last fold trains (a sweep trial makes none)
             then=None if cfg.sweep_dir else plan.forecast_origins(cfg.refit),

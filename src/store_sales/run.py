@@ -25,7 +25,7 @@ from .errors import TRACEBACK_OUTPUT, UserError
 from .models.base import ModelAdapter
 from .rundir import RunMetrics, new_run_dir, process_start, write_config, write_metrics
 from .signals import RunSignal
-from .trackers import Tracker, make_tracker
+from .trackers import Opening, Tracker, make_tracker
 
 
 class Run:
@@ -94,9 +94,19 @@ class Run:
             spent = self.timings.get(name, 0.0) + time.perf_counter() - t0
             self.timings[name] = round(spent, 3)
 
+    def tracker_opened(self) -> Tracker:
+        """The tracker, its run open: pipeline.load opens it beside fold 1's rows
+        (trackers.Opening); what is left of that is timed as `tracker_open`."""
+        if isinstance(self.tracker, Opening):
+            with self.phase("tracker_open"):
+                self.tracker = self.tracker.wait()
+        return self.tracker
+
     def finish(self, exit_code: int = 0) -> dict:
         """Write metrics.json and close the tracker's run; prints where everything went."""
         self.finished = True
+        if isinstance(self.tracker, Opening):  # its run may still be opening
+            self.tracker = self.tracker.wait(raise_error=exit_code == 0)
         self.timings["total"] = round(time.perf_counter() - self._t0, 3)
         self.metrics["status"] = "finished" if exit_code == 0 else "failed"
         self.metrics["timings"] = self.timings

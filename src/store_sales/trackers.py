@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import tracker_registry
+from .background import Background
 from .models.base import ModelAdapter, StepEvent
 from .tracker_registry import TrackerRecord
 
@@ -217,6 +218,35 @@ class Trackers(Tracker):
 
     def closing_lines(self) -> list[str]:
         return [line for t in self.members for line in t.closing_lines()]
+
+
+class Opening:
+    """`tracker` while its run opens (`start(info)`) on a background thread: opening waits on
+    the tracking service (W&B's process, an MLflow server), and the run's first rows are built
+    meanwhile (pipeline.load). A method called on it (by the pipeline or a notebook's own cell)
+    waits for the opening first and then goes to the tracker; the first call after a failed
+    opening raises its error. `wait` gives the tracker itself."""
+
+    def __init__(self, tracker: Tracker, info: RunInfo):
+        self.tracker = tracker
+        self._opening: Background | None = Background("tracker-start", tracker.start, info)
+
+    def wait(self, raise_error: bool = True) -> Tracker:
+        """The tracker, its run open; `raise_error=False` (a run ending on another error)
+        keeps a failed opening's error to itself, as a tracker whose `start` raised."""
+        opening, self._opening = self._opening, None
+        if opening is not None:
+            try:
+                opening.result()
+            except Exception:
+                if raise_error:
+                    raise
+        return self.tracker
+
+    def __getattr__(self, name: str):
+        if callable(getattr(type(self.tracker), name, None)):  # a method: it waits when called
+            return lambda *args, **kwargs: getattr(self.wait(), name)(*args, **kwargs)
+        return getattr(self.wait(), name)
 
 
 def make_tracker(cfg) -> Tracker:

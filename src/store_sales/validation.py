@@ -214,14 +214,16 @@ def cross_validate(
             )
             train = _train_rows(rows, fold.train_origins)
             val = rows[rows["origin"].to_numpy() == fold.val_origin]
+        # asked before the fit's clock starts: a tracker still opening waits here (pipeline)
+        fold_hooks, fold_callbacks = [_full_rmsle_hook(val), *hooks(fold.k)], callbacks(fold.k)
         with timer("train"):
             fit = adapter.fit(
                 train,
                 val[val["alive"].to_numpy()],
                 features,
                 fold=fold.k,
-                hooks=[_full_rmsle_hook(val), *hooks(fold.k)],
-                callbacks=callbacks(fold.k),
+                hooks=fold_hooks,
+                callbacks=fold_callbacks,
             )
         n_train = len(train)
         del train, rows
