@@ -1,5 +1,7 @@
-"""The kernel papermill starts for a run: CurveZMQ encryption where the kernel supports it, so
-ipykernel 7 does not warn "Kernel is running over TCP without encryption" on every run."""
+"""The kernel of a run: started before the runner's checks (kernelstart.py), given the run's
+environment before its first cell, stopped at the end or on bad input; CurveZMQ encryption
+where the kernel supports it, so ipykernel 7 does not warn "Kernel is running over TCP without
+encryption" on every run."""
 
 from __future__ import annotations
 
@@ -32,3 +34,90 @@ def test_run_passes_the_config_to_papermill(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         runner.run("exp001", {"tracker": "none", "data_dir": "", "wandb_mode": "disabled"})
     assert seen["config"] == runner.kernel_config()
+
+
+# ---- the kernel starts first (kernelstart.py) ---------------------------------------------------
+
+ENV_PROBE = """import json, os
+with open(os.path.join(output_dir, "probe.json"), "w") as fh:
+    json.dump({"pid": os.getpid(), "env": dict(os.environ)}, fh)"""
+
+
+def _probe_notebook(tmp_path):
+    """A notebook (not a template) whose cell records its kernel's pid and environment."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    params = nbformat.v4.new_code_cell('output_dir = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(ENV_PROBE)]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone too
+        return fh.read().split(") ")[-1][0] != "Z"
+
+
+def test_the_notebook_runs_in_the_kernel_started_first_with_the_runs_environment(
+    tmp_path, monkeypatch
+):
+    """The kernel was started before the run folder existed, yet its cells see the folder the
+    runner hands over and the plain progress lines (set in it before the first cell); the
+    run ends with it stopped."""
+    import json
+
+    from store_sales import kernelstart, progress
+    from store_sales.rundir import HANDOVER_ENV
+
+    monkeypatch.delenv(progress.ENV, raising=False)
+    kernel = kernelstart.Kernel()
+    pid = kernel.km.provisioner.process.pid
+    assert HANDOVER_ENV not in kernel.env and kernel.km.has_kernel
+    out = runner.run(
+        _probe_notebook(tmp_path),
+        {"output_dir": str(tmp_path / "runs" / "probe")},
+        log_output=False,
+        kernel=kernel,
+    )
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["env"][HANDOVER_ENV] == str(out.resolve())
+    assert probe["env"][progress.ENV] == "lines"
+    assert probe["pid"] == pid  # the cells ran in it, not in a kernel papermill started
+    assert not kernel.km.has_kernel and not _alive(pid)
+    assert all(not kc.channels_running for kc in kernel.clients)
+
+
+def test_bad_input_stops_the_kernel_started_for_it(tmp_path):
+    from store_sales import kernelstart
+    from store_sales.errors import ConfigError
+
+    kernel = kernelstart.Kernel()
+    pid = kernel.km.provisioner.process.pid
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        runner.run("exp001", {"no_such_parameter": 1}, log_output=False, kernel=kernel)
+    assert not kernel.km.has_kernel and not _alive(pid)
+
+
+def test_store_sales_run_imports_neither_sweeps_nor_tuning_nor_bundles():
+    """Each subcommand imports its own modules only: `run` does not wait for the others'."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from store_sales import cli; cli.main(['run', '--list']); "
+        "print(sorted(m for m in sys.modules if m.startswith(("
+        "'store_sales.sweep', 'store_sales.tune', 'store_sales.bundle'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

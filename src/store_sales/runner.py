@@ -14,6 +14,7 @@ from papermill.exceptions import PapermillExecutionError
 from . import devices, extras, progress, signals
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
+from .kernelstart import KERNEL_NAME, Kernel, kernel_config, notebook_kernel
 from .paths import notebooks_dir
 from .rundir import handing_over, new_run_dir, read_metrics
 from .templates import for_notebook
@@ -147,15 +148,31 @@ def run(
     notebook: str | Path,
     params: dict[str, Any] | None = None,
     log_output: bool = True,
+    kernel: Kernel | None = None,
     **papermill_kwargs,
 ) -> Path:
     """Execute a template; returns its run folder (with the executed notebook inside).
 
-    Raises ConfigError (bad parameters) or DataError (bad data) before anything starts, and
-    RunFailed (one line; the traceback stays in the executed notebook) when the notebook stops
-    on an exception."""
+    Raises ConfigError (bad parameters) or DataError (bad data) before any run folder, tracker
+    run or cell exists, and RunFailed (one line; the traceback stays in the executed notebook)
+    when the notebook stops on an exception. The kernel starts first, beside the checks
+    (kernelstart.py; `kernel`: one started earlier still, by the CLI), and is stopped here."""
     path = resolve_notebook(notebook)
-    params = dict(params or {})
+    chosen = "km" in papermill_kwargs or "kernel_name" in papermill_kwargs
+    if chosen or notebook_kernel(path) not in ("", KERNEL_NAME):  # papermill starts that one
+        if kernel is not None:
+            kernel.stop()
+        kernel = None
+    elif kernel is None:
+        kernel = Kernel()
+    try:
+        return _run(path, dict(params or {}), log_output, kernel, papermill_kwargs)
+    finally:
+        if kernel is not None:
+            kernel.stop()
+
+
+def _run(path: Path, params: dict, log_output: bool, kernel: Kernel | None, papermill_kwargs):
     declared = check_config(path, params)
     check_data(path, params, declared)
     exp_name = str(params.get("exp_name", declared.get("exp_name", path.stem)))
@@ -172,6 +189,9 @@ def run(
         # the kernel has its own session: a SIGTERM/SIGHUP sent to us would never reach it
         # plain progress lines in the kernel: its output is a stream and a saved notebook
         with signals.forward(out_dir), handing_over(out_dir), progress.headless():
+            if kernel is not None:
+                kernel.hand_over_env()
+                papermill_kwargs = {"km": kernel.km, **papermill_kwargs}
             papermill.execute_notebook(
                 str(path),
                 str(executed),
@@ -185,26 +205,6 @@ def run(
         message = err.evalue if ours else f"{err.ename}: {err.evalue}"
         raise RunFailed(message, executed, _report(err, executed)) from None
     return out_dir
-
-
-def kernel_config():
-    """nbclient's config for the kernel papermill starts: CurveZMQ encryption where the kernel
-    supports it. ipykernel 7 warns on every start ("[IPKernelApp] WARNING | Kernel is running
-    over TCP without encryption ...") when the kernel manager gives it no Curve keys;
-    jupyter_client 8.10's `transport_encryption="auto"` gives them to every kernel whose
-    kernelspec declares `supported_encryption: curve` (ipykernel 7's does), which removes the
-    cause, not just the line. Older jupyter_client (Kaggle's 7.4) has no such option and its
-    ipykernel no such warning: the config is empty there, so traitlets warns of nothing."""
-    from jupyter_client.manager import KernelManager
-    from traitlets.config import Config
-
-    config = Config()
-    if "transport_encryption" in KernelManager.class_trait_names():
-        import zmq
-
-        if zmq.has("curve"):  # "auto" refuses a libzmq without CurveZMQ
-            config.KernelManager.transport_encryption = "auto"
-    return config
 
 
 def _report(err: PapermillExecutionError, executed: Path) -> str:
