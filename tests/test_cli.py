@@ -154,3 +154,18 @@ def test_version_prints_the_installed_packages_version(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == f"store-sales {metadata.version('store-sales-templates')}\n"
+
+
+def test_output_cut_short_by_its_reader_is_no_error():
+    """`store-sales runs ... | head`: the reader leaves early; no traceback, exit 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "store_sales", "run", "--list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()

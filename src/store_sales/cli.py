@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -23,10 +24,6 @@ def _cmd_synth(args) -> int:
 
 @one_line_errors
 def _cmd_run(args) -> int:
-    if args.notebook and not (args.list or args.list_features or args.list_params):
-        return _run(args)
-    from . import runner
-
     if args.list:
         from .templates import NOTEBOOKS
 
@@ -36,14 +33,16 @@ def _cmd_run(args) -> int:
         return 0
     if not args.notebook:
         raise UserError("name a template (e.g. exp001); `store-sales run --list` lists them")
-    params = parameters_from_args(args)
+    if not (args.list_features or args.list_params):
+        return _run(args)
+    from . import runner
+
+    notebook = runner.resolve_notebook(args.notebook)
     if args.list_features:
-        print(_feature_list(runner.resolve_notebook(args.notebook), params))
-        return 0
-    if args.list_params:
-        print(runner.parameter_list(runner.resolve_notebook(args.notebook)))
-        return 0
-    raise AssertionError("a run is _run's")
+        print(_feature_list(notebook, parameters_from_args(args)))
+    else:
+        print(runner.parameter_list(notebook))
+    return 0
 
 
 def _run(args) -> int:
@@ -294,7 +293,11 @@ def main(argv=None) -> int:
     for name in [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS:
         _register(name, sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # the reader left early (`| head`): nothing is wrong, say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
 
 
 if __name__ == "__main__":
