@@ -121,3 +121,55 @@ def test_store_sales_run_imports_neither_sweeps_nor_tuning_nor_bundles():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_a_request_the_starting_kernel_lost_is_sent_again(monkeypatch):
+    """The first request never reaches the kernel (as one sent before it listens): the
+    environment still arrives, by the next one."""
+    import os
+
+    from store_sales import kernelstart
+
+    kernel = kernelstart.Kernel()
+    make_client = kernel.km.client
+
+    def losing_client(**kwargs):
+        kc = make_client(**kwargs)
+        send = kc.execute
+        calls = []
+
+        def execute(code, **kw):
+            calls.append(code)
+            return "lost-request" if len(calls) == 1 else send(code, **kw)
+
+        kc.execute = execute
+        return kc
+
+    monkeypatch.setattr(kernel.km, "client", losing_client)
+    monkeypatch.setenv("STORE_SALES_TEST_HANDOVER", "1")
+    try:
+        kernel.hand_over_env()  # returns only once the kernel answered
+        assert "STORE_SALES_TEST_HANDOVER" in kernel.env
+    finally:
+        kernel.stop()
+    assert os.environ["STORE_SALES_TEST_HANDOVER"] == "1"
+
+
+def test_a_kernel_that_died_before_the_run_is_replaced_by_papermills(tmp_path):
+    import json
+    import os
+    import signal
+
+    from store_sales import kernelstart
+
+    kernel = kernelstart.Kernel()
+    dead = kernel.km.provisioner.process.pid
+    os.kill(dead, signal.SIGKILL)
+    out = runner.run(
+        _probe_notebook(tmp_path),
+        {"output_dir": str(tmp_path / "runs" / "probe")},
+        log_output=False,
+        kernel=kernel,
+    )
+    probe = json.loads((out / "probe.json").read_text())
+    assert probe["pid"] != dead and not _alive(probe["pid"])

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 KERNEL_NAME = "python3"  # the kernelspec of every template; another notebook starts its own
 # as nbclient starts its kernels: no IPython history database written by a run
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 READY_S = 60.0  # as papermill's default start_timeout
+RESEND_S = 0.2  # a request the starting kernel lost is sent again after this
 
 
 def _run_sync(coro):
@@ -60,6 +63,10 @@ def kernel_config():
     return config
 
 
+class KernelLost(RuntimeError):
+    """The kernel started early died or never answered: the runner lets papermill start one."""
+
+
 class Kernel:
     """A started kernel for papermill's `km=`; `stop()` ends it (and the clients it gave)."""
 
@@ -97,16 +104,29 @@ class Kernel:
             self.env = dict(os.environ)
 
     async def _execute(self, code: str) -> None:
-        """`code` run silently (no output, no execution count, no history). Sent at once, not
-        after `wait_for_ready` (whose IOPub flush alone takes 0.2 s, and nbclient's own follows):
-        ZMQ keeps the request until the kernel is up, which answers it then."""
+        """`code` run silently (no output, no execution count, no history). Sent at once and
+        sent again every RESEND_S until the kernel answers, not after `wait_for_ready` (whose
+        IOPub flush alone takes 0.2 s, and nbclient's own follows): a request that reaches the
+        kernel before it listens is lost, which is why `wait_for_ready` resends too. The code
+        only sets variables, so running it twice does no harm."""
         kc = self.km.client()
         kc.start_channels()
         try:
-            msg_id = kc.execute(code, silent=True, store_history=False)
+            deadline = time.monotonic() + READY_S
+            sent = set()
             while True:
-                reply = await kc.get_shell_msg(timeout=READY_S)
-                if reply["parent_header"].get("msg_id") == msg_id:
+                sent.add(kc.execute(code, silent=True, store_history=False))
+                try:
+                    reply = await kc.get_shell_msg(timeout=RESEND_S)
+                except Empty:
+                    if not await self.km.is_alive():
+                        raise KernelLost("the run's kernel died while it started") from None
+                    if time.monotonic() > deadline:
+                        raise KernelLost(
+                            f"the run's kernel did not answer in {READY_S:.0f} s"
+                        ) from None
+                    continue
+                if reply["parent_header"].get("msg_id") in sent:
                     break
         finally:
             kc.stop_channels()

@@ -14,7 +14,7 @@ from papermill.exceptions import PapermillExecutionError
 from . import devices, extras, progress, signals
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
-from .kernelstart import KERNEL_NAME, Kernel, kernel_config, notebook_kernel
+from .kernelstart import KERNEL_NAME, Kernel, KernelLost, kernel_config, notebook_kernel
 from .paths import notebooks_dir
 from .rundir import handing_over, new_run_dir, read_metrics
 from .templates import for_notebook
@@ -190,8 +190,11 @@ def _run(path: Path, params: dict, log_output: bool, kernel: Kernel | None, pape
         # plain progress lines in the kernel: its output is a stream and a saved notebook
         with signals.forward(out_dir), handing_over(out_dir), progress.headless():
             if kernel is not None:
-                kernel.hand_over_env()
-                papermill_kwargs = {"km": kernel.km, **papermill_kwargs}
+                try:
+                    kernel.hand_over_env()
+                    papermill_kwargs = {"km": kernel.km, **papermill_kwargs}
+                except KernelLost:  # papermill starts the kernel then, as it always did
+                    kernel.stop()
             papermill.execute_notebook(
                 str(path),
                 str(executed),
