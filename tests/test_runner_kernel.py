@@ -58,6 +58,19 @@ def _probe_notebook(tmp_path):
     return path
 
 
+def _probe_run(tmp_path, kernel) -> tuple:
+    """The probe notebook run by the runner with `kernel`: (run folder, what its cell saw)."""
+    import json
+
+    out = runner.run(
+        _probe_notebook(tmp_path),
+        {"output_dir": str(tmp_path / "runs" / "probe")},
+        log_output=False,
+        kernel=kernel,
+    )
+    return out, json.loads((out / "probe.json").read_text())
+
+
 def _alive(pid: int) -> bool:
     import os
 
@@ -75,7 +88,6 @@ def test_the_notebook_runs_in_the_kernel_started_first_with_the_runs_environment
     """The kernel was started before the run folder existed, yet its cells see the folder the
     runner hands over and the plain progress lines (set in it before the first cell); the
     run ends with it stopped."""
-    import json
 
     from store_sales import kernelstart, progress
     from store_sales.rundir import HANDOVER_ENV
@@ -84,13 +96,7 @@ def test_the_notebook_runs_in_the_kernel_started_first_with_the_runs_environment
     kernel = kernelstart.Kernel()
     pid = kernel.km.provisioner.process.pid
     assert HANDOVER_ENV not in kernel.env and kernel.km.has_kernel
-    out = runner.run(
-        _probe_notebook(tmp_path),
-        {"output_dir": str(tmp_path / "runs" / "probe")},
-        log_output=False,
-        kernel=kernel,
-    )
-    probe = json.loads((out / "probe.json").read_text())
+    out, probe = _probe_run(tmp_path, kernel)
     assert probe["env"][HANDOVER_ENV] == str(out.resolve())
     assert probe["env"][progress.ENV] == "lines"
     assert probe["pid"] == pid  # the cells ran in it, not in a kernel papermill started
@@ -156,7 +162,6 @@ def test_a_request_the_starting_kernel_lost_is_sent_again(monkeypatch):
 
 
 def test_a_kernel_that_died_before_the_run_is_replaced_by_papermills(tmp_path):
-    import json
     import os
     import signal
 
@@ -165,11 +170,5 @@ def test_a_kernel_that_died_before_the_run_is_replaced_by_papermills(tmp_path):
     kernel = kernelstart.Kernel()
     dead = kernel.km.provisioner.process.pid
     os.kill(dead, signal.SIGKILL)
-    out = runner.run(
-        _probe_notebook(tmp_path),
-        {"output_dir": str(tmp_path / "runs" / "probe")},
-        log_output=False,
-        kernel=kernel,
-    )
-    probe = json.loads((out / "probe.json").read_text())
+    _, probe = _probe_run(tmp_path, kernel)
     assert probe["pid"] != dead and not _alive(probe["pid"])
