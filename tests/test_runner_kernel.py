@@ -172,3 +172,27 @@ def test_a_kernel_that_died_before_the_run_is_replaced_by_papermills(tmp_path):
     os.kill(dead, signal.SIGKILL)
     _, probe = _probe_run(tmp_path, kernel)
     assert probe["pid"] != dead and not _alive(probe["pid"])
+
+
+@pytest.mark.parametrize(
+    "found, taken",
+    [("0.5.13", False), ("0.6.4", False), ("0.6.5", True), ("0.10.2", True), ("1.0", True)],
+)
+def test_a_kernel_is_handed_to_nbclient_only_where_it_can_take_one(monkeypatch, found, taken):
+    """Kaggle's nbclient 0.5.13 makes a client only for a kernel it starts itself."""
+    import importlib.metadata
+
+    from store_sales import kernelstart
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
+    assert kernelstart.supported() is taken
+
+
+def test_where_nbclient_cannot_take_it_papermill_starts_the_kernel(tmp_path, monkeypatch):
+    from store_sales import kernelstart
+
+    kernel = kernelstart.Kernel()
+    early = kernel.km.provisioner.process.pid
+    monkeypatch.setattr(runner, "supported", lambda: False)
+    _, probe = _probe_run(tmp_path, kernel)
+    assert probe["pid"] != early and not _alive(early)  # the early one stopped, unused

@@ -48,15 +48,16 @@ def _cmd_run(args) -> int:
 def _run(args) -> int:
     """The run: its kernel started first, beside the runner's imports and checks
     (kernelstart.py), then handed to the runner, which stops it."""
-    from .kernelstart import Kernel
+    from .kernelstart import Kernel, supported
 
-    kernel = Kernel()
+    kernel = Kernel() if supported() else None
     try:
         from . import runner
 
         params = parameters_from_args(args)
     except BaseException:
-        kernel.stop()
+        if kernel is not None:
+            kernel.stop()
         raise
     out_dir = runner.run(args.notebook, params, log_output=not args.quiet, kernel=kernel)
     if args.quiet:  # otherwise the notebook's own closing lines were just printed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from queue import Empty
@@ -32,6 +33,19 @@ def _run_sync(coro):
     except ImportError:
         from nbclient.util import run_sync
     return run_sync(coro)
+
+
+def supported() -> bool:
+    """Whether papermill's nbclient runs a notebook in a kernel it is handed: nbclient 0.6.5
+    and later make their client for it; older ones (Kaggle's 0.5.13) make a client only for a
+    kernel they start themselves, so there papermill starts the kernel, as it always did."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", version("nbclient"))
+    except PackageNotFoundError:
+        return False
+    return found is not None and tuple(int(p or 0) for p in found.groups()) >= (0, 6, 5)
 
 
 def notebook_kernel(path: str | Path) -> str:

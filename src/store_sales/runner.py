@@ -14,7 +14,14 @@ from papermill.exceptions import PapermillExecutionError
 from . import devices, extras, progress, signals
 from .errors import TRACEBACK_OUTPUT, USER_ERROR_NAMES, ConfigError, RunFailed
 from .jsonio import read_json
-from .kernelstart import KERNEL_NAME, Kernel, KernelLost, kernel_config, notebook_kernel
+from .kernelstart import (
+    KERNEL_NAME,
+    Kernel,
+    KernelLost,
+    kernel_config,
+    notebook_kernel,
+    supported,
+)
 from .paths import notebooks_dir
 from .rundir import handing_over, new_run_dir, read_metrics
 from .templates import for_notebook
@@ -159,7 +166,8 @@ def run(
     (kernelstart.py; `kernel`: one started earlier still, by the CLI), and is stopped here."""
     path = resolve_notebook(notebook)
     chosen = "km" in papermill_kwargs or "kernel_name" in papermill_kwargs
-    if chosen or notebook_kernel(path) not in ("", KERNEL_NAME):  # papermill starts that one
+    if chosen or not supported() or notebook_kernel(path) not in ("", KERNEL_NAME):
+        # papermill starts the kernel: the one asked for, or where nbclient cannot take ours
         if kernel is not None:
             kernel.stop()
         kernel = None
