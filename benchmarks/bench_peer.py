@@ -138,8 +138,8 @@ def main() -> int:
     print(f"{os.cpu_count()} cores; load (1-min) before: {os.getloadavg()[0]:.2f}", flush=True)
     cache = work / "empty-cache" if args.cold else None
     folder = data_dir.resolve()
-    # warm: the checked tables are kept (a folder whose tables were dropped for newer ones,
-    # the newest three kept, is remembered as passed but parsed again by the kernel)
+    # warm: the checked tables are kept (the newest three folders' are: an older folder's
+    # CSVs are parsed and checked again, by `store-sales run` before the kernel loads them)
     warm = not args.cold and datacache.tables(folder, data.stamp(folder), data.SCHEMAS) is not None
     print(f"exp001's data cache: {'warm' if warm else 'cold (parses and checks the CSVs)'}")
     ours = run_exp001(data_dir, work / "exp001", args.threads, args.p, cache)

@@ -148,8 +148,32 @@ def _drop_oldest(parent: Path) -> None:
             return 0.0
 
     entries = sorted((p for p in parent.iterdir() if "." not in p.name), key=used, reverse=True)
+    dropped = []
     for stale in entries[MAX_TABLES:]:
+        try:
+            dropped.append(json.loads((stale / _META).read_text())["folder"])
+        except (OSError, ValueError, KeyError):
+            pass
         shutil.rmtree(stale, ignore_errors=True)
+    _forget_passed(dropped)
+
+
+def _forget_passed(folders: list[str]) -> None:
+    """A folder whose tables were dropped passes the checks again before its next run, so
+    that `store-sales run`'s check (beside the kernel's start) keeps its tables once more,
+    instead of the kernel parsing the CSVs itself."""
+    if not folders:
+        return
+    for folder in folders:
+        _PASSED.pop(Path(folder), None)
+    path = cache_dir() / _PASSED_FILE
+    try:
+        seen = json.loads(path.read_text())
+        kept = {folder: files for folder, files in seen.items() if folder not in folders}
+        if len(kept) < len(seen):
+            _write_text(path, json.dumps(kept))
+    except (OSError, ValueError):
+        pass
 
 
 def fingerprint(folder: Path, stamp_: tuple | None, compute: Callable[[], dict]) -> dict:
