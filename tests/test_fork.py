@@ -33,7 +33,8 @@ def mean_my_window(known):
 '''
 TWEEDIE = (
     "        return lgb.train(",
-    '        params = {**params, "objective": "tweedie"}\n        return lgb.train(',
+    '        params = {**params, "objective": "tweedie", "num_leaves": 31}\n'
+    "        return lgb.train(",
 )
 
 
@@ -301,11 +302,15 @@ def test_a_forks_edits_are_what_runs_and_what_is_recorded(exp901, small_data_dir
     assert logged.params["my_window"] == "56" and logged.metrics["data/train_rows"] > 0
     # recorded: config.json, the W&B config
     assert json.loads((a / "config.json").read_text())["my_window"] == 14
+    records = leet_records(a)
     config = {}
-    for run in by_type(leet_records(a), "run"):
+    for run in by_type(records, "run"):
         config.update(run["config"]["update"])
     assert config["my_window"] == 14
-    history = [r["item"] for r in by_type(leet_records(a), "history")]
+    for update in by_type(records, "config"):  # later updates: fold 1's training parameters
+        config.update(update["update"])
+    assert config["num_leaves"] == 31  # what the model cell trained with, not the parameter
+    history = [r["item"] for r in by_type(records, "history")]
     assert any("data/train_rows" in item for item in history)
     # the submitted model is the validated one: tweedie both
     assert "objective=tweedie" in (a / "model.txt").read_text()

@@ -151,9 +151,18 @@ class LightGBMAdapter(ModelAdapter):
     def integration(self, tracker: str) -> Integration | None:
         if tracker != "wandb":
             return None
+        import wandb
         from wandb.integration.lightgbm import wandb_callback
 
-        return Integration([wandb_callback()], logs_steps=True)
+        def log_params(env) -> None:
+            """The parameters fold 1 trains with, as W&B's callback logs them, but allowed to
+            differ from the run's config: a model cell that trains with another value than
+            the run's parameter (`num_leaves` 31 where the config says 127) made W&B's own
+            `config.update` raise. What trained is what the config then says."""
+            if env.iteration == env.begin_iteration:
+                wandb.config.update(env.params, allow_val_change=True)
+
+        return Integration([log_params, wandb_callback(log_params=False)], logs_steps=True)
 
     def tracker_summary(self, tracker: str, model) -> None:
         if tracker != "wandb":
