@@ -158,7 +158,7 @@ def fakes(monkeypatch):
     monkeypatch.setitem(sys.modules, "kaggle_secrets", secrets.module)
     monkeypatch.setattr(wb_tracker, "wandb", wandb)
     lgb_integration = types.ModuleType("wandb.integration.lightgbm")
-    lgb_integration.wandb_callback = lambda: lambda env: None
+    lgb_integration.wandb_callback = lambda **kwargs: lambda env: None
     lgb_integration.log_summary = lambda model, **kwargs: None
     monkeypatch.setitem(sys.modules, "wandb.integration.lightgbm", lgb_integration)
     monkeypatch.setattr(login, "api_problem", lambda url, key, timeout=0: "")  # W&B answers

@@ -159,8 +159,8 @@ class LightGBMAdapter(ModelAdapter):
             differ from the run's config: a model cell that trains with another value than
             the run's parameter (`num_leaves` 31 where the config says 127) made W&B's own
             `config.update` raise. What trained is what the config then says."""
-            if env.iteration == env.begin_iteration:
-                wandb.config.update(env.params, allow_val_change=True)
+            if env.iteration == env.begin_iteration and wandb.run is not None:
+                wandb.run.config.update(env.params, allow_val_change=True)
 
         return Integration([log_params, wandb_callback(log_params=False)], logs_steps=True)
 
